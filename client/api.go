@@ -1,0 +1,494 @@
+package client
+
+import (
+	"context"
+	"crypto"
+	"encoding/hex"
+
+	"errors"
+	"fmt"
+	"net/url"
+	"time"
+
+	"github.com/a1-go/a1"
+)
+
+// Configuration is the gateway's discovery document
+// (GET /.well-known/a1-configuration). Unknown fields are ignored.
+type Configuration struct {
+	GatewayID           string            `json:"gateway_id"`
+	GatewaySigningPKHex string            `json:"gateway_signing_pk_hex"`
+	GatewayDID          string            `json:"gateway_did"`
+	ReceiptSigningPKHex string            `json:"receipt_signing_pk_hex"`
+	A1Version           string            `json:"a1_version"`
+	ProtocolEnforcer    string            `json:"protocol_enforcer"`
+	SupportedAlgorithms []string          `json:"supported_algorithms"`
+	TrustedRoots        []Root            `json:"trusted_roots"`
+	NonceMode           string            `json:"nonce_mode"`
+	RequirePoP          bool              `json:"require_pop"`
+	DriftSecs           uint64            `json:"drift_secs"`
+	Limits              map[string]int64  `json:"limits"`
+	Endpoints           map[string]string `json:"endpoints"`
+}
+
+// Configuration fetches the discovery document and caches it; later calls
+// return the cached copy. Use Refresh to fetch it again.
+func (c *Client) Configuration(ctx context.Context) (*Configuration, error) {
+	c.mu.Lock()
+	cfg := c.cfg
+	c.mu.Unlock()
+	if cfg != nil {
+		return cfg, nil
+	}
+	return c.Refresh(ctx)
+}
+
+// Refresh fetches the discovery document again.
+func (c *Client) Refresh(ctx context.Context) (*Configuration, error) {
+	var cfg Configuration
+	if err := c.do(ctx, "GET", "/.well-known/a1-configuration", false, nil, &cfg); err != nil {
+		return nil, err
+	}
+	if cfg.GatewayID == "" {
+		cfg.GatewayID = cfg.GatewaySigningPKHex
+	}
+	c.mu.Lock()
+	c.cfg = &cfg
+	c.mu.Unlock()
+	return &cfg, nil
+}
+
+// audience is the gateway id proofs and signed revocations must name.
+func (c *Client) audience(ctx context.Context, override string) (string, error) {
+	if override != "" {
+		return override, nil
+	}
+	cfg, err := c.Configuration(ctx)
+	if err != nil {
+		return "", fmt.Errorf("client: discovering the gateway id: %w", err)
+	}
+	if cfg.GatewayID == "" {
+		return "", errors.New("client: the gateway's configuration names no gateway_id")
+	}
+	return cfg.GatewayID, nil
+}
+
+// Health is GET /healthz.
+type Health struct {
+	Status         string   `json:"status"`
+	Version        string   `json:"version"`
+	SigningPKHex   string   `json:"signing_pk_hex"`
+	GatewayID      string   `json:"gateway_id"`
+	StorageBackend string   `json:"storage_backend"`
+	Storage        string   `json:"storage"`
+	Warnings       []string `json:"warnings,omitempty"`
+}
+
+// Health asks GET /healthz, which pings the gateway's storage; an unhealthy
+// gateway answers 503 (an *Error).
+func (c *Client) Health(ctx context.Context) (*Health, error) {
+	var h Health
+	if err := c.do(ctx, "GET", "/healthz", false, nil, &h); err != nil {
+		return nil, err
+	}
+	return &h, nil
+}
+
+// AuthorizeRequest asks to execute one intent under a chain.
+type AuthorizeRequest struct {
+	Chain  *a1.SignedChain
+	Intent string
+	Params map[string]string
+	// Agent is the executor's key. When set, the executor is its public key
+	// and the request carries a proof of possession signed with it.
+	Agent crypto.Signer
+	// Executor is the executor's public key when Agent is nil (no proof).
+	Executor a1.PublicKey
+	// MerkleProof is the intent's inclusion proof in the terminal scope;
+	// usually unnecessary (the gateway derives it when the cert lists its
+	// intents).
+	MerkleProof *a1.MerkleProof
+	ReturnToken bool
+	RequestID   string
+	// Audience overrides the proof's audience (default: the gateway id from
+	// the discovery document).
+	Audience string
+}
+
+// Receipt is the authorize response's receipt summary.
+type Receipt struct {
+	ChainDepth             int    `json:"chain_depth"`
+	FingerprintHex         string `json:"fingerprint_hex"`
+	VerifiedAtUnix         uint64 `json:"verified_at_unix"`
+	PassportNamespace      string `json:"passport_namespace"`
+	CapabilityMaskHex      string `json:"capability_mask_hex"`
+	NarrowingCommitmentHex string `json:"narrowing_commitment_hex"`
+}
+
+// AuthorizeResponse is a successful authorization. A denial is an *Error.
+type AuthorizeResponse struct {
+	Authorized          bool              `json:"authorized"`
+	ChainDepth          int               `json:"chain_depth"`
+	ChainFingerprint    string            `json:"chain_fingerprint"`
+	VerifiedAtUnix      uint64            `json:"verified_at_unix"`
+	ErrorCode           *string           `json:"error_code"`
+	Receipt             Receipt           `json:"receipt"`
+	ReceiptSignatureHex string            `json:"receipt_signature_hex"`
+	IntentHashHex       string            `json:"intent_hash_hex"`
+	Token               *a1.VerifiedToken `json:"token,omitempty"`
+	RequestID           string            `json:"request_id,omitempty"`
+}
+
+type authorizeBody struct {
+	Chain         *a1.SignedChain   `json:"chain"`
+	IntentName    string            `json:"intent_name"`
+	IntentParams  map[string]string `json:"intent_params,omitempty"`
+	ExecutorPKHex string            `json:"executor_pk_hex"`
+	MerkleProof   *a1.MerkleProof   `json:"merkle_proof,omitempty"`
+	ReturnToken   bool              `json:"return_token,omitempty"`
+	RequestID     string            `json:"request_id,omitempty"`
+	Proof         *a1.PoPJSON       `json:"proof,omitempty"`
+}
+
+// proof signs a proof of possession over the chain and intent hash.
+func (c *Client) proof(ctx context.Context, agent crypto.Signer, audience string, chain *a1.SignedChain, intent a1.IntentHash) (*a1.PoPJSON, error) {
+	aud, err := c.audience(ctx, audience)
+	if err != nil {
+		return nil, err
+	}
+	p, err := a1.SignPoP(agent, aud, chain.Fingerprint(), intent, c.unixNow())
+	if err != nil {
+		return nil, fmt.Errorf("client: signing the proof of possession: %w", err)
+	}
+	j := p.JSON()
+	return &j, nil
+}
+
+func executor(agent crypto.Signer, pk a1.PublicKey) (a1.PublicKey, error) {
+	if agent == nil {
+		if pk == (a1.PublicKey{}) {
+			return pk, errors.New("client: no executor: set Agent (with proof of possession) or Executor")
+		}
+		return pk, nil
+	}
+	apk, err := a1.PublicKeyOf(agent)
+	if err != nil {
+		return apk, fmt.Errorf("client: agent key: %w", err)
+	}
+	if pk != (a1.PublicKey{}) && pk != apk {
+		return apk, errors.New("client: Executor is not the Agent key's public key")
+	}
+	return apk, nil
+}
+
+// Authorize asks the gateway to authorize req (POST /v1/authorize). A
+// denial is returned as an *Error with the error_code and hop.
+func (c *Client) Authorize(ctx context.Context, req *AuthorizeRequest) (*AuthorizeResponse, error) {
+	if req.Chain == nil {
+		return nil, errors.New("client: no chain")
+	}
+	exec, err := executor(req.Agent, req.Executor)
+	if err != nil {
+		return nil, err
+	}
+	body := authorizeBody{Chain: req.Chain, IntentName: req.Intent, IntentParams: req.Params, ExecutorPKHex: exec.Hex(),
+		MerkleProof: req.MerkleProof, ReturnToken: req.ReturnToken, RequestID: req.RequestID}
+	if req.Agent != nil {
+		h, err := a1.HashIntent(req.Intent, req.Params)
+		if err != nil {
+			return nil, fmt.Errorf("client: intent: %w", err)
+		}
+		if body.Proof, err = c.proof(ctx, req.Agent, req.Audience, req.Chain, h); err != nil {
+			return nil, err
+		}
+	}
+	var out AuthorizeResponse
+	if err := c.do(ctx, "POST", "/v1/authorize", false, body, &out); err != nil {
+		return nil, err
+	}
+	return &out, nil
+}
+
+// BatchIntent is one intent of a batch.
+type BatchIntent struct {
+	Name        string            `json:"name"`
+	Params      map[string]string `json:"params,omitempty"`
+	MerkleProof *a1.MerkleProof   `json:"merkle_proof,omitempty"`
+}
+
+// BatchRequest asks to execute several intents under one chain.
+type BatchRequest struct {
+	Chain       *a1.SignedChain
+	Intents     []BatchIntent
+	Agent       crypto.Signer
+	Executor    a1.PublicKey
+	ReturnToken bool
+	RequestID   string
+	Audience    string
+}
+
+// BatchResult is one intent's outcome.
+type BatchResult struct {
+	IntentName          string            `json:"intent_name"`
+	Authorized          bool              `json:"authorized"`
+	ChainFingerprint    string            `json:"chain_fingerprint,omitempty"`
+	IntentHashHex       string            `json:"intent_hash_hex,omitempty"`
+	ReceiptSignatureHex string            `json:"receipt_signature_hex,omitempty"`
+	Token               *a1.VerifiedToken `json:"token,omitempty"`
+	Error               string            `json:"error,omitempty"`
+	ErrorCode           string            `json:"error_code,omitempty"`
+	Hop                 *int              `json:"hop,omitempty"`
+}
+
+// BatchResponse is the batch answer: per-intent results.
+type BatchResponse struct {
+	AllAuthorized   bool          `json:"all_authorized"`
+	AuthorizedCount int           `json:"authorized_count"`
+	TotalCount      int           `json:"total_count"`
+	Results         []BatchResult `json:"results"`
+	RequestID       string        `json:"request_id,omitempty"`
+}
+
+type batchBody struct {
+	Chain         *a1.SignedChain `json:"chain"`
+	ExecutorPKHex string          `json:"executor_pk_hex"`
+	Intents       []BatchIntent   `json:"intents"`
+	ReturnToken   bool            `json:"return_token,omitempty"`
+	RequestID     string          `json:"request_id,omitempty"`
+	Proof         *a1.PoPJSON     `json:"proof,omitempty"`
+}
+
+// AuthorizeBatch asks POST /v1/authorize/batch. The proof of possession (with
+// Agent) covers the first intent, as the gateway expects.
+func (c *Client) AuthorizeBatch(ctx context.Context, req *BatchRequest) (*BatchResponse, error) {
+	if req.Chain == nil {
+		return nil, errors.New("client: no chain")
+	}
+	if len(req.Intents) == 0 {
+		return nil, errors.New("client: empty batch")
+	}
+	exec, err := executor(req.Agent, req.Executor)
+	if err != nil {
+		return nil, err
+	}
+	body := batchBody{Chain: req.Chain, ExecutorPKHex: exec.Hex(), Intents: req.Intents, ReturnToken: req.ReturnToken, RequestID: req.RequestID}
+	if req.Agent != nil {
+		h, err := a1.HashIntent(req.Intents[0].Name, req.Intents[0].Params)
+		if err != nil {
+			return nil, fmt.Errorf("client: intent: %w", err)
+		}
+		if body.Proof, err = c.proof(ctx, req.Agent, req.Audience, req.Chain, h); err != nil {
+			return nil, err
+		}
+	}
+	var out BatchResponse
+	if err := c.do(ctx, "POST", "/v1/authorize/batch", false, body, &out); err != nil {
+		return nil, err
+	}
+	return &out, nil
+}
+
+// RevokeResponse is the answer to a revocation.
+type RevokeResponse struct {
+	Revoked        string `json:"revoked"`
+	FingerprintHex string `json:"fingerprint_hex"`
+	// NewlyRevoked is false when the cert was already revoked.
+	NewlyRevoked bool `json:"newly_revoked"`
+}
+
+// Revoke revokes a cert fingerprint with the admin token (WithAdminToken).
+func (c *Client) Revoke(ctx context.Context, fingerprint [32]byte, reason string) (*RevokeResponse, error) {
+	body := map[string]string{"fingerprint_hex": hex.EncodeToString(fingerprint[:])}
+	if reason != "" {
+		body["reason"] = reason
+	}
+	var out RevokeResponse
+	if err := c.do(ctx, "POST", "/v1/cert/revoke", true, body, &out); err != nil {
+		return nil, err
+	}
+	return &out, nil
+}
+
+// RevokeSigned revokes chain.Certs[index] without the admin token: the
+// request is signed by revoker, which must be the chain's principal or the
+// delegator of one of certs 0..index (DESIGN.md §3a).
+func (c *Client) RevokeSigned(ctx context.Context, chain *a1.SignedChain, index int, reason string, revoker crypto.Signer) (*RevokeResponse, error) {
+	aud, err := c.audience(ctx, "")
+	if err != nil {
+		return nil, err
+	}
+	r := &a1.SignedRevocation{Chain: chain, Index: index, Reason: reason, IssuedAt: c.unixNow()}
+	if err := r.Sign(revoker, aud); err != nil {
+		return nil, fmt.Errorf("client: signing the revocation: %w", err)
+	}
+	body := struct {
+		Chain        *a1.SignedChain `json:"chain"`
+		Index        int             `json:"index"`
+		Reason       string          `json:"reason"`
+		IssuedAt     uint64          `json:"issued_at"`
+		RevokerPKHex string          `json:"revoker_pk_hex"`
+		SignatureHex string          `json:"signature_hex"`
+	}{chain, index, reason, r.IssuedAt, r.Revoker.Hex(), hex.EncodeToString(r.Signature[:])}
+	var out RevokeResponse
+	if err := c.do(ctx, "POST", "/v1/cert/revoke", false, body, &out); err != nil {
+		return nil, err
+	}
+	return &out, nil
+}
+
+// RevokeBatchResponse is the answer to a batch revocation.
+type RevokeBatchResponse struct {
+	RevokedCount int      `json:"revoked_count"`
+	Total        int      `json:"total"`
+	Failed       []string `json:"failed"`
+}
+
+// RevokeBatch revokes several fingerprints with the admin token.
+func (c *Client) RevokeBatch(ctx context.Context, fingerprints [][32]byte, reason string) (*RevokeBatchResponse, error) {
+	fps := make([]string, len(fingerprints))
+	for i := range fingerprints {
+		fps[i] = hex.EncodeToString(fingerprints[i][:])
+	}
+	body := struct {
+		Fingerprints []string `json:"fingerprints"`
+		Reason       string   `json:"reason,omitempty"`
+	}{fps, reason}
+	var out RevokeBatchResponse
+	if err := c.do(ctx, "POST", "/v1/cert/revoke-batch", true, body, &out); err != nil {
+		return nil, err
+	}
+	return &out, nil
+}
+
+// CertStatus is GET /v1/cert/{fingerprint}.
+type CertStatus struct {
+	Fingerprint   string `json:"fingerprint"`
+	Revoked       bool   `json:"revoked"`
+	RevokedAtUnix int64  `json:"revoked_at_unix,omitempty"`
+}
+
+// CertStatus reports whether a cert fingerprint is revoked. A gateway whose
+// storage is down answers 503 (an *Error), never "not revoked".
+func (c *Client) CertStatus(ctx context.Context, fingerprint [32]byte) (*CertStatus, error) {
+	var out CertStatus
+	if err := c.do(ctx, "GET", "/v1/cert/"+hex.EncodeToString(fingerprint[:]), false, nil, &out); err != nil {
+		return nil, err
+	}
+	return &out, nil
+}
+
+// TokenStatus is the answer of POST /v1/token/verify for a valid token.
+type TokenStatus struct {
+	Valid            bool   `json:"valid"`
+	ChainDepth       uint64 `json:"chain_depth"`
+	ChainFingerprint string `json:"chain_fingerprint"`
+	VerifiedAtUnix   uint64 `json:"verified_at_unix"`
+	IntentHashHex    string `json:"intent_hash_hex"`
+	Namespace        string `json:"namespace,omitempty"`
+}
+
+// VerifyToken asks the gateway to check a VerifiedToken's MAC. An invalid
+// token is an *Error (401, MAC_VERIFICATION_FAILED).
+func (c *Client) VerifyToken(ctx context.Context, tok *a1.VerifiedToken) (*TokenStatus, error) {
+	var out TokenStatus
+	body := struct {
+		Token *a1.VerifiedToken `json:"token"`
+	}{tok}
+	if err := c.do(ctx, "POST", "/v1/token/verify", false, body, &out); err != nil {
+		return nil, err
+	}
+	return &out, nil
+}
+
+// Intent is an intent name with parameters, as issuance takes it.
+type Intent struct {
+	Name   string            `json:"name"`
+	Params map[string]string `json:"params,omitempty"`
+}
+
+// IssueCertRequest asks the gateway to issue a cert signed by its own key.
+type IssueCertRequest struct {
+	Delegate a1.PublicKey
+	Intents  []Intent
+	// TTL is the lifetime (0: the gateway's default, one hour). It is sent
+	// in whole seconds.
+	TTL time.Duration
+	// MaxDepth is the cert's max_depth (nil: the gateway's default, 16).
+	MaxDepth *int
+	// Extensions are extra cert extensions (strings, unsigned integers or
+	// string lists).
+	Extensions map[string]any
+}
+
+// IssueCertResponse is the issued cert, and the one-cert chain rooted at
+// the gateway key that uses it.
+type IssueCertResponse struct {
+	Cert           *a1.Cert        `json:"cert"`
+	FingerprintHex string          `json:"fingerprint_hex"`
+	ScopeRootHex   string          `json:"scope_root_hex"`
+	Chain          *a1.SignedChain `json:"chain"`
+}
+
+// IssueCert asks POST /v1/cert/issue (admin token).
+func (c *Client) IssueCert(ctx context.Context, req *IssueCertRequest) (*IssueCertResponse, error) {
+	body := struct {
+		DelegatePKHex string         `json:"delegate_pk_hex"`
+		Intents       []Intent       `json:"intents"`
+		TTLSeconds    *uint64        `json:"ttl_seconds,omitempty"`
+		MaxDepth      *int           `json:"max_depth,omitempty"`
+		Extensions    map[string]any `json:"extensions,omitempty"`
+	}{DelegatePKHex: req.Delegate.Hex(), Intents: req.Intents, MaxDepth: req.MaxDepth, Extensions: req.Extensions}
+	if req.TTL < 0 || (req.TTL > 0 && req.TTL < time.Second) {
+		return nil, errors.New("client: TTL must be at least one second")
+	}
+	if req.TTL > 0 {
+		s := uint64(req.TTL / time.Second)
+		body.TTLSeconds = &s
+	}
+	var out IssueCertResponse
+	if err := c.do(ctx, "POST", "/v1/cert/issue", true, body, &out); err != nil {
+		return nil, err
+	}
+	return &out, nil
+}
+
+// Root is a trusted principal key of the gateway.
+type Root struct {
+	PublicKeyHex string `json:"public_key_hex"`
+	// Source is where the gateway got it: "gateway", "config" or "registered".
+	Source string `json:"source"`
+	Label  string `json:"label,omitempty"`
+}
+
+// Roots lists the gateway's trust anchors (admin token).
+func (c *Client) Roots(ctx context.Context) ([]Root, error) {
+	var out struct {
+		Roots []Root `json:"roots"`
+	}
+	if err := c.do(ctx, "GET", "/v1/roots", true, nil, &out); err != nil {
+		return nil, err
+	}
+	return out.Roots, nil
+}
+
+// AddRoot registers a trusted principal key (admin token).
+func (c *Client) AddRoot(ctx context.Context, pk a1.PublicKey, label string) (*Root, error) {
+	var out Root
+	body := map[string]string{"public_key_hex": pk.Hex(), "label": label}
+	if err := c.do(ctx, "POST", "/v1/roots", true, body, &out); err != nil {
+		return nil, err
+	}
+	return &out, nil
+}
+
+// RemoveRoot stops trusting a registered key (admin token). It reports
+// whether the key was registered.
+func (c *Client) RemoveRoot(ctx context.Context, pk a1.PublicKey) (bool, error) {
+	var out struct {
+		Removed bool `json:"removed"`
+	}
+	if err := c.do(ctx, "DELETE", "/v1/roots/"+url.PathEscape(pk.Hex()), true, nil, &out); err != nil {
+		return false, err
+	}
+	return out.Removed, nil
+}

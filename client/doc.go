@@ -1,0 +1,30 @@
+// Package client is the Go SDK for the a1 gateway's HTTP API.
+//
+// A [Client] talks to one gateway. Its methods map one to one onto the
+// gateway routes (docs/gateway.md, gateway/openapi.json):
+//
+//   - [Client.Authorize] and [Client.AuthorizeBatch]: POST /v1/authorize and
+//     /v1/authorize/batch. Given the agent's key (an [crypto.Signer]), the
+//     request carries a proof of possession (DESIGN.md §3a) whose audience is
+//     the gateway id from /.well-known/a1-configuration, so a copied chain is
+//     useless without the agent's key.
+//   - [Client.Revoke] (admin token), [Client.RevokeSigned] (signed by the
+//     chain's principal or an ancestor delegator, no token), [Client.RevokeBatch]
+//     and [Client.CertStatus].
+//   - [Client.IssueCert], [Client.Roots], [Client.AddRoot], [Client.RemoveRoot]
+//     (admin), [Client.VerifyToken], [Client.Configuration], [Client.Health].
+//
+// # Errors
+//
+// Every non-2xx answer becomes an [*Error] carrying the HTTP status and the
+// gateway's error_code, hop and hint. Match protocol failures with
+// errors.Is against the a1 error kinds (errors.Is(err, a1.ErrRevoked)) or
+// read [*Error].Code. Transport failures are returned wrapped.
+//
+// # Retries
+//
+// The client never retries: an authorization consumes nonces, so a blind
+// retry of a request whose answer was lost may be refused as NONCE_REPLAY.
+// Retry at the application level where that is acceptable, honouring
+// [*Error].RetryAfter on 429 and 503.
+package client

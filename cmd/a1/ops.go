@@ -1,0 +1,218 @@
+package main
+
+import (
+	"crypto/ed25519"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"runtime/debug"
+	"strings"
+
+	"github.com/a1-go/a1"
+	"github.com/a1-go/a1/audit"
+)
+
+func init() {
+	register(&command{name: "version", run: cmdVersion, usage: `Usage: a1 version
+
+Prints the a1 version, the Go version and the reference protocol it is
+compatible with.
+`})
+	register(&command{name: "token verify", run: cmdTokenVerify, usage: `Usage: a1 token verify --token FILE [--mac-key HEX[,HEX…]] [--json]
+
+Checks a VerifiedToken's MAC (keyed BLAKE3) against the gateway's MAC keys:
+the current key first, then previous keys of a rotation. The token file is a
+token ({"receipt":…,"mac":…}) or an authorize response holding one in
+"token". Without --mac-key the keys come from A1_MAC_KEY_HEX and
+A1_MAC_KEYS_PREVIOUS_HEX (prefer the environment: command lines are visible
+to other users of the machine).
+
+Exit status: 0 valid, 1 invalid, 2 usage or input error.
+
+Example:
+  A1_MAC_KEY_HEX=… a1 token verify --token token.json
+`})
+	register(&command{name: "audit verify", run: cmdAuditVerify, usage: `Usage: a1 audit verify [--trusted-key PKHEX]... [--require-start] [--require-final] FILE...
+
+Checks hash-chained NDJSON audit logs end to end: every event's digest, the
+chain of previous digests, sequence numbers and signed checkpoints. Give
+rotated files oldest first. Prints each problem as "FILE: line N: reason",
+then a summary.
+
+  --trusted-key PKHEX  accept only checkpoints signed by this key; repeatable
+  --require-start      a stream that does not start at seq 1 is a problem
+  --require-final      a stream without a final signed checkpoint is a problem
+
+Exit status: 0 no problems, 1 problems found, 2 usage or input error.
+
+Example:
+  a1 audit verify audit.ndjson.1 audit.ndjson
+`})
+}
+
+func version() string {
+	v := "(devel)"
+	if bi, ok := debug.ReadBuildInfo(); ok && bi.Main.Version != "" {
+		v = bi.Main.Version
+	}
+	return v
+}
+
+func cmdVersion(e *env, args []string) error {
+	fs := flagSet("version")
+	pos, err := parseFlags(fs, args)
+	if err != nil {
+		return err
+	}
+	if err := noArgs("version", pos); err != nil {
+		return err
+	}
+	goVersion := "unknown"
+	if bi, ok := debug.ReadBuildInfo(); ok {
+		goVersion = bi.GoVersion
+	}
+	fmt.Fprintf(e.stdout, "a1 %s (%s; compatible with A1 protocol %s)\n", version(), goVersion, a1.PassportMagic)
+	return nil
+}
+
+// parseMACKeys parses comma-separated 32-byte hex keys.
+func parseMACKeys(list string) ([][32]byte, error) {
+	var keys [][32]byte
+	for _, s := range a1.SplitCSV(list) {
+		b, err := hex.DecodeString(s)
+		if err != nil || len(b) != 32 {
+			clear(b)
+			return nil, usagef("a MAC key is 64 hex characters (32 bytes)", "--mac-key: a key is not 64 hex characters")
+		}
+		var k [32]byte
+		copy(k[:], b)
+		clear(b)
+		keys = append(keys, k)
+	}
+	return keys, nil
+}
+
+func cmdTokenVerify(e *env, args []string) error {
+	fs := flagSet("token verify")
+	var path, macKeys string
+	var asJSON bool
+	fs.StringVar(&path, "token", "", "")
+	fs.StringVar(&macKeys, "mac-key", "", "")
+	fs.BoolVar(&asJSON, "json", false, "")
+	pos, err := parseFlags(fs, args)
+	if err != nil {
+		return err
+	}
+	if len(pos) == 1 && path == "" {
+		path, pos = pos[0], nil
+	}
+	if err := noArgs("token verify", pos); err != nil {
+		return err
+	}
+	if err := need("token verify", map[string]string{"token": path}); err != nil {
+		return err
+	}
+	if macKeys == "" {
+		macKeys = strings.Join([]string{e.getenv("A1_MAC_KEY_HEX"), e.getenv("A1_MAC_KEYS_PREVIOUS_HEX")}, ",")
+	}
+	keys, err := parseMACKeys(macKeys)
+	if err != nil {
+		return err
+	}
+	defer clear(keys)
+	if len(keys) == 0 {
+		return usagef("pass --mac-key HEX or set A1_MAC_KEY_HEX", "token verify: no MAC key")
+	}
+	b, err := readInput(e, "token", path)
+	if err != nil {
+		return err
+	}
+	tok, err := decodeToken(b)
+	if err != nil {
+		return usageErr(fmt.Errorf("token %s: %w", path, err), "a token file is the \"token\" object of an authorize response")
+	}
+	verr := tok.Verify(keys...)
+	r := tok.Receipt
+	out := struct {
+		Valid               bool   `json:"valid"`
+		ChainDepth          uint64 `json:"chain_depth"`
+		ChainFingerprintHex string `json:"chain_fingerprint_hex"`
+		IntentHex           string `json:"intent_hex"`
+		ScopeRootHex        string `json:"verified_scope_root_hex"`
+		VerifiedAtUnix      uint64 `json:"verified_at_unix"`
+		Namespace           string `json:"namespace,omitempty"`
+		Error               string `json:"error,omitempty"`
+	}{verr == nil, r.ChainDepth, hex.EncodeToString(r.ChainFingerprint[:]), hex.EncodeToString(r.Intent[:]),
+		hex.EncodeToString(r.VerifiedScopeRoot[:]), r.VerifiedAtUnix, r.Namespace, ""}
+	if verr != nil {
+		out.Error = verr.Error()
+	}
+	if asJSON {
+		if err := writeJSON(e.stdout, out); err != nil {
+			return err
+		}
+	} else if verr == nil {
+		fmt.Fprintf(e.stdout, "valid:             true\nchain depth:       %d\nchain fingerprint: %s\nintent:            %s\nverified at:       %s\n",
+			out.ChainDepth, out.ChainFingerprintHex, out.IntentHex, fmtTime(out.VerifiedAtUnix))
+	}
+	if verr != nil {
+		if asJSON {
+			return exitError(exitFail)
+		}
+		return failErr(fmt.Errorf("token verify: INVALID: %w", verr),
+			"the token was modified, or MACed with a key not given (check A1_MAC_KEYS_PREVIOUS_HEX after a rotation)")
+	}
+	return nil
+}
+
+// decodeToken accepts a bare token or an object with a "token" field.
+func decodeToken(b []byte) (*a1.VerifiedToken, error) {
+	var tok a1.VerifiedToken
+	err := json.Unmarshal(b, &tok)
+	if err == nil {
+		return &tok, nil
+	}
+	var wrapped struct {
+		Token json.RawMessage `json:"token"`
+	}
+	if json.Unmarshal(b, &wrapped) == nil && len(wrapped.Token) > 0 {
+		if err2 := json.Unmarshal(wrapped.Token, &tok); err2 == nil {
+			return &tok, nil
+		}
+	}
+	return nil, err
+}
+
+func cmdAuditVerify(e *env, args []string) error {
+	fs := flagSet("audit verify")
+	var keys stringsFlag
+	var opts audit.VerifyOptions
+	fs.Var(&keys, "trusted-key", "")
+	fs.BoolVar(&opts.RequireStart, "require-start", false, "")
+	fs.BoolVar(&opts.RequireFinal, "require-final", false, "")
+	pos, err := parseFlags(fs, args)
+	if err != nil {
+		return err
+	}
+	if len(pos) == 0 {
+		return usagef("run `a1 help audit verify`", "audit verify: at least one FILE is required")
+	}
+	for _, k := range keys.csv() {
+		pk, err := parsePK("trusted-key", k)
+		if err != nil {
+			return err
+		}
+		opts.TrustedKeys = append(opts.TrustedKeys, ed25519.PublicKey(pk[:]))
+	}
+	rep, err := audit.VerifyFiles(pos, opts)
+	if err != nil {
+		return usageErr(err)
+	}
+	fmt.Fprint(e.stdout, rep.String())
+	if !rep.OK {
+		return failErr(errors.New("audit verify: the audit log failed verification"),
+			"the log was modified, truncated or reordered at the lines listed above")
+	}
+	return nil
+}

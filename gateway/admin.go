@@ -1,0 +1,696 @@
+package gateway
+
+import (
+	"bytes"
+	"context"
+	"encoding/hex"
+	"encoding/json"
+	"fmt"
+	"math"
+	"net/http"
+	"sort"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/a1-go/a1"
+	"github.com/a1-go/a1/audit"
+	"github.com/a1-go/a1/store"
+)
+
+// Issuance limits.
+const (
+	// MaxIssueIntents bounds the intents of one issued cert.
+	MaxIssueIntents = 256
+	// DefaultIssueTTL and DefaultIssueMaxDepth are the reference defaults.
+	DefaultIssueTTL      = 3600
+	DefaultIssueMaxDepth = a1.DefaultMaxDepth
+	// reservedExtPrefix is refused on issuance: passport fields must come
+	// from a real passport, never from a caller (GATEWAY.md §12.15).
+	reservedExtPrefix = "dyolo.passport."
+)
+
+func (s *Server) emitAdmin(r *http.Request, action, code, subject string) {
+	dec := audit.DecisionAllow
+	if code != "" {
+		dec = audit.DecisionDeny
+		if code == CodeStorage || code == CodeInternal {
+			dec = audit.DecisionError
+		}
+	}
+	actor := "admin"
+	if _, ok := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer "); !ok {
+		actor = "anonymous"
+	}
+	s.emitter.Emit(audit.Event{Kind: audit.KindAdmin, Action: action, Decision: dec, ErrorCode: code,
+		Actor: actor, Subject: subject, Tenant: s.cfg.Tenant,
+		ClientIP: clientIP(r, s.cfg.ProxyMode, s.cfg.TrustedProxies).String()})
+}
+
+// adminDone records the outcome of an admin action (metrics and audit) and
+// writes err when non-nil.
+func (s *Server) adminDone(w http.ResponseWriter, r *http.Request, action, subject string, err error) bool {
+	if err == nil {
+		s.metrics.admin.WithLabelValues(action, "ok").Inc()
+		s.emitAdmin(r, action, "", subject)
+		return false
+	}
+	ae := toAPIError(err)
+	s.metrics.admin.WithLabelValues(action, ae.Code).Inc()
+	if ae.Status >= 500 {
+		s.metrics.storageErrs.WithLabelValues(action).Inc()
+	}
+	s.emitAdmin(r, action, ae.Code, subject)
+	writeError(w, ae)
+	return true
+}
+
+type intentJSON struct {
+	Name   string            `json:"name"`
+	Params map[string]string `json:"params"`
+}
+
+type certIssueRequest struct {
+	DelegatePKHex string                     `json:"delegate_pk_hex"`
+	Intents       []intentJSON               `json:"intents"`
+	TTLSeconds    *uint64                    `json:"ttl_seconds"`
+	MaxDepth      *int                       `json:"max_depth"`
+	Extensions    map[string]json.RawMessage `json:"extensions"`
+}
+
+type certIssueResponse struct {
+	Cert           *a1.Cert        `json:"cert"`
+	FingerprintHex string          `json:"fingerprint_hex"`
+	ScopeRootHex   string          `json:"scope_root_hex"`
+	Chain          *a1.SignedChain `json:"chain"`
+}
+
+func (s *Server) ttlOf(ttl *uint64) (uint64, *apiError) {
+	if ttl == nil {
+		return DefaultIssueTTL, nil
+	}
+	if *ttl == 0 || *ttl > s.cfg.MaxTTL {
+		return 0, badRequest("ttl_seconds must be in [1, %d]", s.cfg.MaxTTL)
+	}
+	return *ttl, nil
+}
+
+// extValue converts request JSON to an extension value (PROTOCOL.md §5.6):
+// u64 → U64, string → Str, array → Strings (non-strings as their JSON
+// text), anything else → Str of its JSON text.
+func extValue(raw json.RawMessage) (a1.ExtValue, error) {
+	t := strings.TrimSpace(string(raw))
+	if t == "" {
+		return a1.ExtValue{}, fmt.Errorf("empty value")
+	}
+	switch t[0] {
+	case '"':
+		var s string
+		if err := json.Unmarshal(raw, &s); err != nil {
+			return a1.ExtValue{}, err
+		}
+		return a1.StrValue(s), nil
+	case '[':
+		var items []json.RawMessage
+		if err := json.Unmarshal(raw, &items); err != nil {
+			return a1.ExtValue{}, err
+		}
+		if len(items) > a1.MaxExtensionListLen {
+			return a1.ExtValue{}, fmt.Errorf("more than %d items", a1.MaxExtensionListLen)
+		}
+		out := make([]string, len(items))
+		for i, it := range items {
+			var s string
+			if json.Unmarshal(it, &s) == nil {
+				out[i] = s
+			} else {
+				out[i] = compactJSON(it)
+			}
+		}
+		return a1.StringsValue(out), nil
+	}
+	if n, err := strconv.ParseUint(t, 10, 64); err == nil {
+		return a1.U64Value(n), nil
+	}
+	return a1.StrValue(compactJSON(raw)), nil
+}
+
+func compactJSON(raw json.RawMessage) string {
+	var b bytes.Buffer
+	if json.Compact(&b, raw) == nil {
+		return b.String()
+	}
+	return string(raw)
+}
+
+func (s *Server) handleCertIssue(w http.ResponseWriter, r *http.Request) {
+	const action = "cert.issue"
+	var req certIssueRequest
+	if e := decodeJSON(w, r, s.cfg.MaxBodyBytes, &req); e != nil {
+		s.adminDone(w, r, action, "", e)
+		return
+	}
+	cert, e := s.issueCert(&req)
+	if e != nil {
+		s.adminDone(w, r, action, req.DelegatePKHex, e)
+		return
+	}
+	fp := cert.Fingerprint()
+	s.metrics.issued.Inc()
+	s.adminDone(w, r, action, hex.EncodeToString(fp[:]), nil)
+	writeJSON(w, http.StatusCreated, certIssueResponse{Cert: cert, FingerprintHex: hex.EncodeToString(fp[:]),
+		ScopeRootHex: hex.EncodeToString(cert.ScopeRoot[:]), Chain: a1.NewChain(s.pub, cert.ScopeRoot, cert)})
+}
+
+func (s *Server) issueCert(req *certIssueRequest) (*a1.Cert, *apiError) {
+	delegate, e := parseExecutorField("delegate_pk_hex", req.DelegatePKHex)
+	if e != nil {
+		return nil, e
+	}
+	if len(req.Intents) == 0 || len(req.Intents) > MaxIssueIntents {
+		return nil, badRequest("intents must hold 1..%d intents", MaxIssueIntents)
+	}
+	hashes := make([]a1.IntentHash, len(req.Intents))
+	for i, in := range req.Intents {
+		h, e := intentOf(in.Name, in.Params)
+		if e != nil {
+			e.Msg = "intents[" + itoa(i) + "]: " + e.Msg
+			return nil, e
+		}
+		hashes[i] = h
+	}
+	ttl, e := s.ttlOf(req.TTLSeconds)
+	if e != nil {
+		return nil, e
+	}
+	depth := DefaultIssueMaxDepth
+	if req.MaxDepth != nil {
+		if *req.MaxDepth < 0 || *req.MaxDepth > math.MaxUint8 {
+			return nil, badRequest("max_depth must be in [0, 255]")
+		}
+		depth = *req.MaxDepth
+	}
+	cert, err := a1.NewCert(delegate, hashes, uint64(time.Now().Unix()), ttl)
+	if err != nil {
+		return nil, toAPIError(err)
+	}
+	cert.MaxDepth = uint8(depth)
+	if len(req.Extensions) > a1.MaxExtensionFields {
+		return nil, badRequest("more than %d extensions", a1.MaxExtensionFields)
+	}
+	for _, k := range sortedRawKeys(req.Extensions) {
+		if strings.HasPrefix(k, reservedExtPrefix) {
+			return nil, &apiError{Status: http.StatusBadRequest, Code: CodeReservedExtension,
+				Msg: "extension " + quoteShort(k) + " is reserved", Hint: "passport fields come from POST /v1/passport/issue"}
+		}
+		v, err := extValue(req.Extensions[k])
+		if err != nil {
+			return nil, badRequest("extension %s: %v", quoteShort(k), err)
+		}
+		if err := cert.Extensions.Set(k, v); err != nil {
+			return nil, toAPIError(err)
+		}
+	}
+	if err := cert.Sign(s.signer); err != nil {
+		return nil, toAPIError(err)
+	}
+	return cert, nil
+}
+
+func sortedRawKeys(m map[string]json.RawMessage) []string {
+	out := make([]string, 0, len(m))
+	for k := range m {
+		out = append(out, k)
+	}
+	sort.Strings(out)
+	return out
+}
+
+func parseExecutorField(field, h string) (a1.PublicKey, *apiError) {
+	if h == "" {
+		return a1.PublicKey{}, badRequest("missing field `%s`", field)
+	}
+	pk, err := a1.ParsePublicKeyHex(h)
+	if err != nil {
+		return pk, badRequest("%s must be 64 hex characters (32 bytes)", field)
+	}
+	if err := a1.CheckPublicKey(pk); err != nil {
+		return pk, badRequest("%s is not a usable Ed25519 public key", field)
+	}
+	return pk, nil
+}
+
+type passportIssueRequest struct {
+	Namespace    string   `json:"namespace"`
+	Capabilities []string `json:"capabilities"`
+	TTLSeconds   *uint64  `json:"ttl_seconds"`
+}
+
+type passportResponse struct {
+	Passport       json.RawMessage `json:"passport"`
+	FingerprintHex string          `json:"fingerprint_hex"`
+	HolderPKHex    string          `json:"holder_pk_hex"`
+}
+
+// handlePassportIssue issues a passport held by the gateway key.
+func (s *Server) handlePassportIssue(w http.ResponseWriter, r *http.Request) {
+	const action = "passport.issue"
+	var req passportIssueRequest
+	if e := decodeJSON(w, r, s.cfg.MaxBodyBytes, &req); e != nil {
+		s.adminDone(w, r, action, "", e)
+		return
+	}
+	ttl, e := s.ttlOf(req.TTLSeconds)
+	if e != nil {
+		s.adminDone(w, r, action, req.Namespace, e)
+		return
+	}
+	if len(req.Capabilities) == 0 {
+		s.adminDone(w, r, action, req.Namespace, badRequest("capabilities must not be empty"))
+		return
+	}
+	p, err := a1.IssuePassport(s.signer, req.Namespace, req.Capabilities, uint64(time.Now().Unix()), ttl)
+	if err != nil {
+		s.adminDone(w, r, action, req.Namespace, err)
+		return
+	}
+	file, err := p.MarshalFile()
+	if err != nil {
+		s.adminDone(w, r, action, req.Namespace, err)
+		return
+	}
+	fp := p.Cert.Fingerprint()
+	s.metrics.issued.Inc()
+	s.adminDone(w, r, action, hex.EncodeToString(fp[:]), nil)
+	writeJSON(w, http.StatusCreated, passportResponse{Passport: file, FingerprintHex: hex.EncodeToString(fp[:]), HolderPKHex: s.pub.Hex()})
+}
+
+type passportSubRequest struct {
+	Passport      json.RawMessage `json:"passport"`
+	DelegatePKHex string          `json:"delegate_pk_hex"`
+	Capabilities  []string        `json:"capabilities"`
+	TTLSeconds    *uint64         `json:"ttl_seconds"`
+}
+
+// handlePassportSub narrows a gateway-held passport to a delegate.
+func (s *Server) handlePassportSub(w http.ResponseWriter, r *http.Request) {
+	const action = "passport.sub"
+	var req passportSubRequest
+	if e := decodeJSON(w, r, s.cfg.MaxBodyBytes, &req); e != nil {
+		s.adminDone(w, r, action, "", e)
+		return
+	}
+	cert, chain, e := s.issueSub(&req)
+	if e != nil {
+		s.adminDone(w, r, action, req.DelegatePKHex, e)
+		return
+	}
+	fp := cert.Fingerprint()
+	s.metrics.issued.Inc()
+	s.adminDone(w, r, action, hex.EncodeToString(fp[:]), nil)
+	writeJSON(w, http.StatusCreated, certIssueResponse{Cert: cert, FingerprintHex: hex.EncodeToString(fp[:]),
+		ScopeRootHex: hex.EncodeToString(cert.ScopeRoot[:]), Chain: chain})
+}
+
+func (s *Server) issueSub(req *passportSubRequest) (*a1.Cert, *a1.SignedChain, *apiError) {
+	if len(req.Passport) == 0 || string(req.Passport) == "null" {
+		return nil, nil, badRequest("missing field `passport`")
+	}
+	p, err := a1.ParsePassportFile(req.Passport)
+	if err == nil {
+		err = p.Check()
+	}
+	if err != nil {
+		return nil, nil, toAPIError(err)
+	}
+	if p.Holder() != s.pub {
+		return nil, nil, &apiError{Status: http.StatusForbidden, Code: CodeNotPassportHolder,
+			Msg: "the gateway does not hold this passport", Hint: "sub-certs of other passports are issued by their holder (a1 passport sub)"}
+	}
+	delegate, e := parseExecutorField("delegate_pk_hex", req.DelegatePKHex)
+	if e != nil {
+		return nil, nil, e
+	}
+	ttl, e := s.ttlOf(req.TTLSeconds)
+	if e != nil {
+		return nil, nil, e
+	}
+	if len(req.Capabilities) == 0 || len(req.Capabilities) > a1.MaxCapabilities {
+		return nil, nil, badRequest("capabilities must hold 1..%d names", a1.MaxCapabilities)
+	}
+	c, err := p.IssueSub(s.signer, delegate, req.Capabilities, uint64(time.Now().Unix()), ttl)
+	if err != nil {
+		return nil, nil, toAPIError(err)
+	}
+	return c, p.Chain(c), nil
+}
+
+// revokeRequest is either the admin form {fingerprint_hex, reason} (with
+// the bearer) or a signed revocation (DESIGN.md §3a).
+type revokeRequest struct {
+	FingerprintHex string          `json:"fingerprint_hex"`
+	Reason         string          `json:"reason"`
+	Chain          json.RawMessage `json:"chain"`
+	Index          *int            `json:"index"`
+	IssuedAt       uint64          `json:"issued_at"`
+	RevokerPKHex   string          `json:"revoker_pk_hex"`
+	SignatureHex   string          `json:"signature_hex"`
+}
+
+type revokeResponse struct {
+	Revoked        string `json:"revoked"`
+	FingerprintHex string `json:"fingerprint_hex"`
+	NewlyRevoked   bool   `json:"newly_revoked"`
+}
+
+// revocationOf authorizes one revocation: by the admin bearer (when the
+// request carries an Authorization header) or by its signature.
+func (s *Server) revocationOf(r *http.Request, req *revokeRequest, now time.Time) (store.Revocation, *apiError) {
+	var rev store.Revocation
+	if len(req.Reason) > a1.MaxRevocationReasonLen {
+		return rev, badRequest("reason longer than %d bytes", a1.MaxRevocationReasonLen)
+	}
+	rev.Reason, rev.RevokedAt = req.Reason, now
+	if r.Header.Get("Authorization") != "" {
+		if e := s.checkAdmin(r); e != nil {
+			return rev, e
+		}
+		if len(req.Chain) > 0 {
+			return rev, badRequest("with the admin token send fingerprint_hex, not a signed revocation")
+		}
+		fp, e := parseFingerprint(req.FingerprintHex)
+		if e != nil {
+			return rev, e
+		}
+		rev.Fingerprint, rev.Actor = fp, "admin"
+		return rev, nil
+	}
+	if len(req.Chain) == 0 || string(req.Chain) == "null" {
+		if !s.adminOn {
+			return rev, &apiError{Status: http.StatusForbidden, Code: CodeAdminDisabled,
+				Msg: "admin revocation is disabled on this gateway", Hint: "send a signed revocation (DESIGN.md §3a) or set A1_ADMIN_TOKEN"}
+		}
+		return rev, &apiError{Status: http.StatusUnauthorized, Code: CodeUnauthorized,
+			Msg: "revocation needs the admin token or a signature", Hint: "send Authorization: Bearer $A1_ADMIN_TOKEN, or a signed revocation (a1 revoke --chain --index --key)"}
+	}
+	sc, e := parseChain(req.Chain)
+	if e != nil {
+		return rev, e
+	}
+	if req.Index == nil {
+		return rev, badRequest("missing field `index`")
+	}
+	revoker, e := parseExecutorField("revoker_pk_hex", req.RevokerPKHex)
+	if e != nil {
+		return rev, e
+	}
+	sr := &a1.SignedRevocation{Chain: sc, Index: *req.Index, Reason: req.Reason, IssuedAt: req.IssuedAt, Revoker: revoker}
+	sig, err := hex.DecodeString(req.SignatureHex)
+	if err != nil || len(sig) != len(sr.Signature) {
+		return rev, badRequest("signature_hex must be 128 hex characters (64 bytes)")
+	}
+	copy(sr.Signature[:], sig)
+	fp, err := a1.VerifyRevocation(sr, s.roots, s.gatewayID, uint64(max(now.Unix(), 0)))
+	if err != nil {
+		return rev, toAPIError(err)
+	}
+	rev.Fingerprint, rev.Actor = fp, "signed:"+revoker.Hex()
+	return rev, nil
+}
+
+func parseFingerprint(h string) ([32]byte, *apiError) {
+	if h == "" {
+		return [32]byte{}, badRequest("missing field `fingerprint_hex`")
+	}
+	fp, e := parseHex32("fingerprint_hex", strings.ToLower(h))
+	if e != nil {
+		e.Code = CodeInvalidFingerprint
+	}
+	return fp, e
+}
+
+func (s *Server) handleRevoke(w http.ResponseWriter, r *http.Request) {
+	const action = "cert.revoke"
+	var req revokeRequest
+	if e := decodeJSON(w, r, s.cfg.MaxBodyBytes, &req); e != nil {
+		s.adminDone(w, r, action, "", e)
+		return
+	}
+	rev, e := s.revocationOf(r, &req, time.Now())
+	if e != nil {
+		s.adminDone(w, r, action, req.FingerprintHex, e)
+		return
+	}
+	ctx, cancel := context.WithTimeout(r.Context(), s.cfg.StorageTimeout)
+	n, err := s.st.Revoke(ctx, s.cfg.Tenant, []store.Revocation{rev})
+	cancel()
+	fp := hex.EncodeToString(rev.Fingerprint[:])
+	if s.adminDone(w, r, action, fp, err) {
+		return
+	}
+	s.metrics.revocations.Add(float64(n))
+	writeJSON(w, http.StatusOK, revokeResponse{Revoked: fp, FingerprintHex: fp, NewlyRevoked: n > 0})
+}
+
+type revokeBatchRequest struct {
+	Fingerprints []string        `json:"fingerprints"`
+	Reason       string          `json:"reason"`
+	Revocations  []revokeRequest `json:"revocations"`
+}
+
+type revokeBatchResponse struct {
+	RevokedCount int      `json:"revoked_count"`
+	Total        int      `json:"total"`
+	Failed       []string `json:"failed"`
+}
+
+// handleRevokeBatch revokes many fingerprints in one storage call: either
+// {fingerprints, reason} with the admin bearer, or {revocations: [signed…]}.
+// All entries are validated first; one bad entry rejects the batch.
+func (s *Server) handleRevokeBatch(w http.ResponseWriter, r *http.Request) {
+	const action = "cert.revoke-batch"
+	var req revokeBatchRequest
+	if e := decodeJSON(w, r, s.cfg.MaxBodyBytes, &req); e != nil {
+		s.adminDone(w, r, action, "", e)
+		return
+	}
+	now := time.Now()
+	var revs []store.Revocation
+	switch {
+	case len(req.Fingerprints) > 0 && len(req.Revocations) > 0:
+		s.adminDone(w, r, action, "", badRequest("send either fingerprints (admin) or revocations (signed), not both"))
+		return
+	case len(req.Fingerprints)+len(req.Revocations) == 0:
+		s.adminDone(w, r, action, "", &apiError{Status: http.StatusBadRequest, Code: CodeBatchEmpty, Msg: "nothing to revoke"})
+		return
+	case len(req.Fingerprints) > s.cfg.MaxBatch || len(req.Revocations) > s.cfg.MaxBatch:
+		s.adminDone(w, r, action, "", &apiError{Status: http.StatusBadRequest, Code: CodeBatchTooLarge, Msg: "too many revocations"})
+		return
+	case len(req.Fingerprints) > 0:
+		if e := s.checkAdmin(r); e != nil {
+			s.adminDone(w, r, action, "", e)
+			return
+		}
+		if len(req.Reason) > a1.MaxRevocationReasonLen {
+			s.adminDone(w, r, action, "", badRequest("reason longer than %d bytes", a1.MaxRevocationReasonLen))
+			return
+		}
+		for i, h := range req.Fingerprints {
+			fp, e := parseFingerprint(h)
+			if e != nil {
+				e.Msg = "fingerprints[" + itoa(i) + "]: " + e.Msg
+				s.adminDone(w, r, action, "", e)
+				return
+			}
+			revs = append(revs, store.Revocation{Fingerprint: fp, Reason: req.Reason, Actor: "admin", RevokedAt: now})
+		}
+	default:
+		for i := range req.Revocations {
+			rq := &req.Revocations[i]
+			if len(rq.Chain) == 0 {
+				s.adminDone(w, r, action, "", badRequest("revocations[%d]: missing field `chain`", i))
+				return
+			}
+			rev, e := s.revocationOf(r, rq, now)
+			if e != nil {
+				e.Msg = "revocations[" + itoa(i) + "]: " + e.Msg
+				s.adminDone(w, r, action, "", e)
+				return
+			}
+			revs = append(revs, rev)
+		}
+	}
+	ctx, cancel := context.WithTimeout(r.Context(), s.cfg.StorageTimeout)
+	n, err := s.st.Revoke(ctx, s.cfg.Tenant, revs)
+	cancel()
+	if s.adminDone(w, r, action, strconv.Itoa(len(revs))+" fingerprints", err) {
+		return
+	}
+	s.metrics.revocations.Add(float64(n))
+	writeJSON(w, http.StatusOK, revokeBatchResponse{RevokedCount: n, Total: len(revs), Failed: []string{}})
+}
+
+type certStatusResponse struct {
+	Fingerprint   string `json:"fingerprint"`
+	Revoked       bool   `json:"revoked"`
+	RevokedAtUnix int64  `json:"revoked_at_unix,omitempty"`
+}
+
+// handleCertStatus answers the revocation status of one fingerprint; a
+// storage failure is a 503, never "not revoked".
+func (s *Server) handleCertStatus(w http.ResponseWriter, r *http.Request) {
+	fp, e := parseFingerprint(r.PathValue("fingerprint"))
+	if e != nil {
+		writeError(w, e)
+		return
+	}
+	ctx, cancel := context.WithTimeout(r.Context(), s.cfg.StorageTimeout)
+	rev, ok, err := s.st.RevocationStatus(ctx, s.cfg.Tenant, fp)
+	cancel()
+	if err != nil {
+		s.metrics.storageErrs.WithLabelValues("revocation_status").Inc()
+		writeError(w, toAPIError(err))
+		return
+	}
+	resp := certStatusResponse{Fingerprint: hex.EncodeToString(fp[:]), Revoked: ok}
+	if ok {
+		resp.RevokedAtUnix = rev.RevokedAt.Unix()
+	}
+	writeJSON(w, http.StatusOK, resp)
+}
+
+type revocationJSON struct {
+	FingerprintHex string `json:"fingerprint_hex"`
+	Reason         string `json:"reason"`
+	Actor          string `json:"actor"`
+	RevokedAtUnix  int64  `json:"revoked_at_unix"`
+}
+
+func (s *Server) handleListRevocations(w http.ResponseWriter, r *http.Request) {
+	q := r.URL.Query()
+	page := store.Page{Cursor: q.Get("cursor")}
+	if l := q.Get("limit"); l != "" {
+		n, err := strconv.Atoi(l)
+		if err != nil || n < 1 || n > store.MaxPageLimit {
+			writeError(w, badRequest("limit must be an integer in [1, %d]", store.MaxPageLimit))
+			return
+		}
+		page.Limit = n
+	}
+	if _, _, err := store.ParseCursor(page.Cursor); err != nil {
+		writeError(w, badRequest("malformed cursor"))
+		return
+	}
+	ctx, cancel := context.WithTimeout(r.Context(), s.cfg.StorageTimeout)
+	revs, next, err := s.st.ListRevocations(ctx, s.cfg.Tenant, page)
+	cancel()
+	if s.adminDone(w, r, "revocations.list", "", err) {
+		return
+	}
+	out := make([]revocationJSON, len(revs))
+	for i, rv := range revs {
+		out[i] = revocationJSON{FingerprintHex: hex.EncodeToString(rv.Fingerprint[:]), Reason: rv.Reason, Actor: rv.Actor, RevokedAtUnix: rv.RevokedAt.Unix()}
+	}
+	writeJSON(w, http.StatusOK, map[string]any{"revocations": out, "next_cursor": next})
+}
+
+type addRootRequest struct {
+	PublicKeyHex string `json:"public_key_hex"`
+	Label        string `json:"label"`
+}
+
+func (s *Server) handleAddRoot(w http.ResponseWriter, r *http.Request) {
+	const action = "roots.add"
+	var req addRootRequest
+	if e := decodeJSON(w, r, s.cfg.MaxBodyBytes, &req); e != nil {
+		s.adminDone(w, r, action, "", e)
+		return
+	}
+	pk, e := parseExecutorField("public_key_hex", strings.ToLower(req.PublicKeyHex))
+	if e != nil {
+		s.adminDone(w, r, action, "", e)
+		return
+	}
+	if len(req.Label) > store.MaxTextLen {
+		s.adminDone(w, r, action, pk.Hex(), badRequest("label longer than %d bytes", store.MaxTextLen))
+		return
+	}
+	ctx, cancel := context.WithTimeout(r.Context(), s.cfg.StorageTimeout)
+	err := s.st.AddRoot(ctx, s.cfg.Tenant, store.Root{PublicKey: pk, Label: req.Label, AddedBy: "admin", AddedAt: time.Now()})
+	if err == nil {
+		err = s.roots.refresh(ctx, s.st, s.cfg.Tenant)
+	}
+	cancel()
+	if s.adminDone(w, r, action, pk.Hex(), err) {
+		return
+	}
+	writeJSON(w, http.StatusCreated, rootInfo{PublicKeyHex: pk.Hex(), Source: "registered", Label: req.Label})
+}
+
+func (s *Server) handleRemoveRoot(w http.ResponseWriter, r *http.Request) {
+	const action = "roots.remove"
+	pk, e := parseHex32("public_key_hex", strings.ToLower(r.PathValue("public_key_hex")))
+	if e != nil {
+		s.adminDone(w, r, action, "", e)
+		return
+	}
+	ctx, cancel := context.WithTimeout(r.Context(), s.cfg.StorageTimeout)
+	ok, err := s.st.RemoveRoot(ctx, s.cfg.Tenant, pk)
+	if err == nil {
+		err = s.roots.refresh(ctx, s.st, s.cfg.Tenant)
+	}
+	cancel()
+	if s.adminDone(w, r, action, a1.PublicKey(pk).Hex(), err) {
+		return
+	}
+	writeJSON(w, http.StatusOK, map[string]any{"public_key_hex": a1.PublicKey(pk).Hex(), "removed": ok})
+}
+
+func (s *Server) handleListRoots(w http.ResponseWriter, r *http.Request) {
+	ctx, cancel := context.WithTimeout(r.Context(), s.cfg.StorageTimeout)
+	err := s.roots.refresh(ctx, s.st, s.cfg.Tenant)
+	cancel()
+	if s.adminDone(w, r, "roots.list", "", err) {
+		return
+	}
+	writeJSON(w, http.StatusOK, map[string]any{"roots": s.roots.list()})
+}
+
+type tokenVerifyResponse struct {
+	Valid            bool   `json:"valid"`
+	ChainDepth       uint64 `json:"chain_depth"`
+	ChainFingerprint string `json:"chain_fingerprint"`
+	VerifiedAtUnix   uint64 `json:"verified_at_unix"`
+	IntentHashHex    string `json:"intent_hash_hex"`
+	Namespace        string `json:"namespace,omitempty"`
+}
+
+// handleTokenVerify checks a VerifiedToken's MAC against the key ring
+// (current key, then A1_MAC_KEYS_PREVIOUS_HEX). It accepts the reference
+// body {"token": {...}} and the bare token the Go and TS SDKs send.
+func (s *Server) handleTokenVerify(w http.ResponseWriter, r *http.Request) {
+	var body map[string]json.RawMessage
+	if e := decodeJSON(w, r, s.cfg.MaxBodyBytes, &body); e != nil {
+		writeError(w, e)
+		return
+	}
+	raw, ok := body["token"]
+	if !ok {
+		b, _ := json.Marshal(body)
+		raw = b
+	}
+	var t a1.VerifiedToken
+	if err := t.UnmarshalJSON(raw); err != nil {
+		writeError(w, toAPIError(err))
+		return
+	}
+	if err := t.Verify(s.macKeys...); err != nil {
+		writeJSON(w, http.StatusUnauthorized, map[string]any{"valid": false, "error": "MAC verification failed",
+			"error_code": CodeMACVerification, "hint": a1.Hint(err)})
+		return
+	}
+	rc := t.Receipt
+	writeJSON(w, http.StatusOK, tokenVerifyResponse{Valid: true, ChainDepth: rc.ChainDepth,
+		ChainFingerprint: hex.EncodeToString(rc.ChainFingerprint[:]), VerifiedAtUnix: rc.VerifiedAtUnix,
+		IntentHashHex: rc.Intent.Hex(), Namespace: rc.Namespace})
+}

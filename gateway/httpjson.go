@@ -1,0 +1,359 @@
+package gateway
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"mime"
+	"net/http"
+	"strconv"
+	"sync"
+	"unicode/utf8"
+	"unsafe"
+
+	"github.com/a1-go/a1"
+	"github.com/a1-go/a1/store"
+)
+
+// ProtocolHeader and ProtocolVersion are sent on every response.
+const (
+	ProtocolHeader  = "X-A1-Protocol"
+	ProtocolVersion = "dyolo_v2.8.0"
+	// A1Version is the reference version this gateway is compatible with.
+	A1Version = "2.8.0"
+)
+
+// Gateway error codes beside the protocol's (a1.ErrorCode).
+const (
+	CodeMalformed          = "MALFORMED_REQUEST"
+	CodeUnsupportedMedia   = "UNSUPPORTED_MEDIA_TYPE"
+	CodeTooLarge           = "PAYLOAD_TOO_LARGE"
+	CodeNotFound           = "NOT_FOUND"
+	CodeMethodNotAllowed   = "METHOD_NOT_ALLOWED"
+	CodeUnauthorized       = "UNAUTHORIZED"
+	CodeAdminDisabled      = "ADMIN_DISABLED"
+	CodeRateLimited        = "RATE_LIMITED"
+	CodeStorage            = "STORAGE_UNAVAILABLE"
+	CodeInternal           = "INTERNAL"
+	CodeParamCollision     = "PARAM_COLLISION"
+	CodeBatchEmpty         = "BATCH_EMPTY"
+	CodeBatchTooLarge      = "BATCH_TOO_LARGE"
+	CodeMACVerification    = "MAC_VERIFICATION_FAILED"
+	CodeReservedExtension  = "RESERVED_EXTENSION"
+	CodeNotPassportHolder  = "NOT_PASSPORT_HOLDER"
+	CodeInvalidFingerprint = "INVALID_FINGERPRINT"
+)
+
+// apiError is an error with its HTTP status and wire code.
+type apiError struct {
+	Status int
+	Code   string
+	Msg    string
+	Hint   string
+	Hop    *int
+	Err    error
+}
+
+func (e *apiError) Error() string { return e.Msg }
+func (e *apiError) Unwrap() error { return e.Err }
+
+func badRequest(format string, args ...any) *apiError {
+	return &apiError{Status: http.StatusBadRequest, Code: CodeMalformed, Msg: fmt.Sprintf(format, args...),
+		Hint: "check the request against /openapi.json"}
+}
+
+// errorBody is the JSON of every error response.
+type errorBody struct {
+	Error     string `json:"error"`
+	ErrorCode string `json:"error_code"`
+	Hop       *int   `json:"hop,omitempty"`
+	Hint      string `json:"hint,omitempty"`
+}
+
+// toAPIError classifies any error: protocol errors keep their code,
+// status and hop; store errors are 503 (never a decision); everything else
+// is a 500 (a bug).
+func toAPIError(err error) *apiError {
+	var ae *apiError
+	if errors.As(err, &ae) {
+		return ae
+	}
+	if code := a1.ErrorCode(err); code != "INTERNAL" && code != "" {
+		e := &apiError{Status: a1.HTTPStatus(err), Code: code, Msg: err.Error(), Hint: a1.Hint(err), Err: err}
+		if hop, ok := a1.HopOf(err); ok {
+			e.Hop = &hop
+		}
+		return e
+	}
+	if errors.Is(err, store.ErrInvalid) {
+		return &apiError{Status: http.StatusBadRequest, Code: CodeMalformed, Msg: err.Error(), Err: err}
+	}
+	if errors.Is(err, store.ErrUnavailable) {
+		return storageError(err)
+	}
+	return &apiError{Status: http.StatusInternalServerError, Code: CodeInternal, Msg: "internal error", Err: err}
+}
+
+func storageError(err error) *apiError {
+	return &apiError{Status: http.StatusServiceUnavailable, Code: CodeStorage,
+		Msg: "storage unavailable: nothing was authorized", Hint: "retry later", Err: err}
+}
+
+// respBufs recycles response buffers; buffers that grew beyond
+// maxPooledResp are dropped rather than kept.
+var respBufs = sync.Pool{New: func() any { return new(bytes.Buffer) }}
+
+// maxPooledResp bounds the capacity of a pooled response buffer.
+const maxPooledResp = 64 << 10
+
+// writeJSON encodes v once, into a pooled buffer, with a trailing newline.
+func writeJSON(w http.ResponseWriter, status int, v any) {
+	buf := respBufs.Get().(*bytes.Buffer)
+	buf.Reset()
+	defer func() {
+		if buf.Cap() <= maxPooledResp {
+			respBufs.Put(buf)
+		}
+	}()
+	enc := json.NewEncoder(buf)
+	if err := enc.Encode(v); err != nil {
+		status = http.StatusInternalServerError
+		buf.Reset()
+		buf.WriteString(`{"error":"internal error","error_code":"INTERNAL"}` + "\n")
+	}
+	h := w.Header()
+	h.Set("Content-Type", "application/json")
+	h.Set("Content-Length", strconv.Itoa(buf.Len()))
+	w.WriteHeader(status)
+	w.Write(buf.Bytes())
+}
+
+func writeError(w http.ResponseWriter, e *apiError) {
+	if e.Status == http.StatusServiceUnavailable {
+		w.Header().Set("Retry-After", "1")
+	}
+	writeJSON(w, e.Status, errorBody{Error: e.Msg, ErrorCode: e.Code, Hop: e.Hop, Hint: e.Hint})
+}
+
+// decodeJSON reads a bounded JSON body into v: the content type must be
+// application/json (415), the body at most limit bytes (413), the JSON well
+// formed, without duplicate keys at any level and without trailing data.
+// Unknown fields are ignored, as the reference does.
+func decodeJSON(w http.ResponseWriter, r *http.Request, limit int64, v any) *apiError {
+	if ct := r.Header.Get("Content-Type"); ct == "" {
+		return &apiError{Status: http.StatusUnsupportedMediaType, Code: CodeUnsupportedMedia,
+			Msg: "missing Content-Type", Hint: "send Content-Type: application/json"}
+	} else if mt, _, err := mime.ParseMediaType(ct); err != nil || mt != "application/json" {
+		return &apiError{Status: http.StatusUnsupportedMediaType, Code: CodeUnsupportedMedia,
+			Msg: "Content-Type must be application/json", Hint: "send Content-Type: application/json"}
+	}
+	// Read into a buffer sized from Content-Length (bounded by limit), so
+	// a typical body is read without re-allocation.
+	var buf bytes.Buffer
+	if cl := r.ContentLength; cl > 0 && cl <= limit {
+		buf.Grow(int(cl) + bytes.MinRead)
+	}
+	_, err := buf.ReadFrom(http.MaxBytesReader(w, r.Body, limit))
+	body := buf.Bytes()
+	if err != nil {
+		var mbe *http.MaxBytesError
+		if errors.As(err, &mbe) {
+			return &apiError{Status: http.StatusRequestEntityTooLarge, Code: CodeTooLarge,
+				Msg: fmt.Sprintf("request body exceeds %d bytes", limit), Hint: "split the request or raise A1_MAX_BODY_BYTES"}
+		}
+		return badRequest("reading body: %v", err)
+	}
+	return unmarshalStrict(body, v)
+}
+
+func unmarshalStrict(body []byte, v any) *apiError {
+	if len(bytes.TrimSpace(body)) == 0 {
+		return badRequest("empty body")
+	}
+	if !utf8.Valid(body) {
+		return badRequest("body is not valid UTF-8")
+	}
+	cs, ce, err := scanJSON(body)
+	if err != nil {
+		return badRequest("%v", err)
+	}
+	var chain []byte
+	if ch, ok := v.(chainHolder); ok && ce > cs && cs > 0 {
+		// Decode the envelope with the chain replaced by null; the strict
+		// chain decoder parses the chain bytes (and checks their syntax).
+		chain = body[cs:ce]
+		nb := make([]byte, 0, len(body)-len(chain)+4)
+		nb = append(append(append(nb, body[:cs]...), "null"...), body[ce:]...)
+		body = nb
+		defer func() { ch.setChain(chain) }()
+	}
+	dec := json.NewDecoder(bytes.NewReader(body))
+	if err := dec.Decode(v); err != nil {
+		var ae *apiError
+		if errors.As(err, &ae) {
+			return ae
+		}
+		if code := a1.ErrorCode(err); code != "INTERNAL" {
+			return toAPIError(err)
+		}
+		return badRequest("malformed JSON: %v", jsonErrText(err))
+	}
+	if dec.More() {
+		return badRequest("malformed JSON: trailing data after the object")
+	}
+	return nil
+}
+
+// jsonErrText describes a decoding error without echoing input bytes.
+func jsonErrText(err error) string {
+	var te *json.UnmarshalTypeError
+	if errors.As(err, &te) {
+		if te.Field != "" {
+			return fmt.Sprintf("field %q: wrong type (want %s)", te.Field, te.Type)
+		}
+		return fmt.Sprintf("wrong type (want %s)", te.Type)
+	}
+	var se *json.SyntaxError
+	if errors.As(err, &se) {
+		return fmt.Sprintf("syntax error at offset %d", se.Offset)
+	}
+	if errors.Is(err, io.ErrUnexpectedEOF) || errors.Is(err, io.EOF) {
+		return "unexpected end of input"
+	}
+	return err.Error()
+}
+
+// chainHolder is a request body with a top-level "chain" field.
+type chainHolder interface{ setChain(raw []byte) }
+
+// maxScanDepth bounds JSON nesting in request bodies.
+const maxScanDepth = a1.MaxJSONDepth
+
+// linearKeyLimit is the object size up to which duplicate keys are found
+// by a linear scan (no allocation); larger objects switch to a map, so a
+// hostile object with many keys costs O(n), not O(n²).
+const linearKeyLimit = 32
+
+// scanJSON scans JSON for objects with a repeated key (after
+// unescaping) and for nesting beyond maxScanDepth. Syntax is checked later
+// by encoding/json; this scanner only needs to find strings and brackets.
+// Keys are compared as spans of b, without allocating, on the hot path.
+//
+// It also returns the span [start, end) of
+// the top-level "chain" object, when there is one, so that the chain is
+// parsed once, by the strict chain decoder, instead of twice.
+func scanJSON(b []byte) (chainStart, chainEnd int, err error) {
+	pendingChain := false
+	type frame struct {
+		obj     bool
+		wantKey bool
+		first   int // index of this object's first key in spans
+		big     map[string]struct{}
+	}
+	var stackBuf [maxScanDepth]frame
+	stack := stackBuf[:0]
+	var spanBuf [64]string
+	spans := spanBuf[:0]
+	for i := 0; i < len(b); i++ {
+		switch c := b[i]; c {
+		case '{', '[':
+			if len(stack) >= maxScanDepth {
+				return 0, 0, fmt.Errorf("JSON nested deeper than %d", maxScanDepth)
+			}
+			if pendingChain && len(stack) == 1 && c == '{' {
+				chainStart = i
+			}
+			pendingChain = false
+			stack = append(stack, frame{obj: c == '{', wantKey: c == '{', first: len(spans)})
+		case '}', ']':
+			if n := len(stack); n > 0 {
+				spans = spans[:stack[n-1].first]
+				stack = stack[:n-1]
+				if n == 2 && chainStart > 0 && chainEnd == 0 {
+					chainEnd = i + 1
+				}
+			}
+		case ',':
+			pendingChain = false
+			if n := len(stack); n > 0 && stack[n-1].obj {
+				stack[n-1].wantKey = true
+			}
+		case '"':
+			j := i + 1
+			esc := false
+			for ; j < len(b); j++ {
+				if b[j] == '\\' {
+					esc = true
+					j++
+					continue
+				}
+				if b[j] == '"' {
+					break
+				}
+			}
+			if j >= len(b) {
+				return 0, 0, nil // unterminated: encoding/json reports it
+			}
+			pendingChain = false
+			if n := len(stack); n > 0 && stack[n-1].obj && stack[n-1].wantKey {
+				f := &stack[n-1]
+				f.wantKey = false
+				raw := b[i+1 : j]
+				var key string
+				if esc {
+					var s string
+					if json.Unmarshal(b[i:j+1], &s) != nil {
+						return 0, 0, nil // encoding/json reports it
+					}
+					key = s
+				} else {
+					key = unsafeString(raw)
+				}
+				dup := false
+				if f.big != nil {
+					_, dup = f.big[key]
+					f.big[string([]byte(key))] = struct{}{}
+				} else {
+					for _, k := range spans[f.first:] {
+						if k == key {
+							dup = true
+							break
+						}
+					}
+					spans = append(spans, key)
+					if len(spans)-f.first > linearKeyLimit {
+						f.big = make(map[string]struct{}, 2*linearKeyLimit)
+						for _, k := range spans[f.first:] {
+							f.big[string([]byte(k))] = struct{}{}
+						}
+						spans = spans[:f.first]
+					}
+				}
+				if dup {
+					if len(key) > 64 {
+						key = key[:64] + "…"
+					}
+					return 0, 0, fmt.Errorf("duplicate key %q", key)
+				}
+				pendingChain = n == 1 && key == "chain"
+			}
+			i = j
+		}
+	}
+	return chainStart, chainEnd, nil
+}
+
+// parseHex32 decodes exactly 64 hex characters.
+func parseHex32(field, s string) ([32]byte, *apiError) {
+	pk, err := a1.ParsePublicKeyHex(s)
+	if err != nil {
+		return [32]byte{}, badRequest("%s must be 64 hex characters (32 bytes)", field)
+	}
+	return pk, nil
+}
+
+// unsafeString views b as a string without copying; the result must not
+// outlive b (scanJSON only compares it while b is alive).
+func unsafeString(b []byte) string { return unsafe.String(unsafe.SliceData(b), len(b)) }

@@ -1,0 +1,139 @@
+package gateway
+
+import (
+	"context"
+	_ "embed"
+	"net/http"
+	"time"
+
+	"github.com/a1-go/a1"
+	"github.com/a1-go/a1/store"
+)
+
+//go:embed openapi.json
+var openAPIDoc []byte
+
+// healthPingTimeout bounds the storage ping of /healthz.
+const healthPingTimeout = time.Second
+
+type healthResponse struct {
+	Status         string   `json:"status"`
+	Version        string   `json:"version"`
+	SigningPKHex   string   `json:"signing_pk_hex"`
+	GatewayID      string   `json:"gateway_id"`
+	StorageBackend string   `json:"storage_backend"`
+	Storage        string   `json:"storage"`
+	EphemeralKeys  []string `json:"ephemeral_keys"`
+	Warnings       []string `json:"warnings,omitempty"`
+}
+
+// handleHealth is liveness plus a real storage ping: 503 when storage is
+// down (nothing can be authorized then).
+func (s *Server) handleHealth(w http.ResponseWriter, r *http.Request) {
+	ctx, cancel := context.WithTimeout(r.Context(), min(healthPingTimeout, s.cfg.StorageTimeout))
+	err := s.st.Ping(ctx)
+	cancel()
+	resp := healthResponse{Status: "ok", Version: A1Version, SigningPKHex: s.pub.Hex(), GatewayID: s.gatewayID,
+		StorageBackend: s.cfg.Store, Storage: "ok", EphemeralKeys: append([]string{}, s.ephemeral...)}
+	if len(s.ephemeral) > 0 {
+		resp.Warnings = append(resp.Warnings, "ephemeral keys: issued certs and tokens do not survive a restart and differ between replicas")
+	}
+	if s.cfg.Store == StoreMemory {
+		resp.Warnings = append(resp.Warnings, "memory store: revocations and consumed nonces are lost on restart")
+	}
+	status := http.StatusOK
+	if err != nil {
+		s.metrics.storageErrs.WithLabelValues("ping").Inc()
+		resp.Status, resp.Storage, status = "unavailable", "unavailable", http.StatusServiceUnavailable
+	}
+	writeJSON(w, status, resp)
+}
+
+// handleReady is readiness: keys loaded (always, once the server exists),
+// schema migrated, not shutting down.
+func (s *Server) handleReady(w http.ResponseWriter, r *http.Request) {
+	switch {
+	case s.draining.Load():
+		writeJSON(w, http.StatusServiceUnavailable, map[string]any{"ready": false, "reason": "shutting down"})
+	case !s.migrated.Load():
+		writeJSON(w, http.StatusServiceUnavailable, map[string]any{"ready": false, "reason": "storage not ready (migrations not applied or server unreachable)"})
+	default:
+		writeJSON(w, http.StatusOK, map[string]any{"ready": true})
+	}
+}
+
+type discovery struct {
+	GatewayID           string            `json:"gateway_id"`
+	GatewaySigningPKHex string            `json:"gateway_signing_pk_hex"`
+	GatewayDID          string            `json:"gateway_did"`
+	ReceiptSigningPKHex string            `json:"receipt_signing_pk_hex"`
+	A1Version           string            `json:"a1_version"`
+	ProtocolEnforcer    string            `json:"protocol_enforcer"`
+	SupportedAlgorithms []string          `json:"supported_algorithms"`
+	TrustedRoots        []rootInfo        `json:"trusted_roots"`
+	NonceMode           string            `json:"nonce_mode"`
+	RequirePoP          bool              `json:"require_pop"`
+	PoPEnvelope         string            `json:"pop_envelope"`
+	RevocationEnvelope  string            `json:"revocation_envelope"`
+	ReceiptSignature    string            `json:"receipt_signature"`
+	DriftSecs           uint64            `json:"drift_secs"`
+	RevocationMaxSkew   int               `json:"revocation_max_skew_secs"`
+	StorageBackend      string            `json:"storage_backend"`
+	Limits              map[string]int64  `json:"limits"`
+	Endpoints           map[string]string `json:"endpoints"`
+}
+
+func (s *Server) handleDiscovery(w http.ResponseWriter, r *http.Request) {
+	writeJSON(w, http.StatusOK, discovery{
+		GatewayID:           s.gatewayID,
+		GatewaySigningPKHex: s.pub.Hex(),
+		GatewayDID:          "did:a1:" + s.pub.Hex(),
+		ReceiptSigningPKHex: s.receiptPub.Hex(),
+		A1Version:           A1Version,
+		ProtocolEnforcer:    ProtocolVersion,
+		SupportedAlgorithms: []string{"Ed25519"},
+		TrustedRoots:        s.roots.list(),
+		NonceMode:           s.cfg.NonceMode.String(),
+		RequirePoP:          s.cfg.RequirePoP,
+		PoPEnvelope:         "a1-go::pop::v1",
+		RevocationEnvelope:  "a1-go::revoke::v1",
+		ReceiptSignature:    "a1-go::receipt::v1",
+		DriftSecs:           s.cfg.DriftSecs,
+		RevocationMaxSkew:   a1.RevocationMaxSkewSecs,
+		StorageBackend:      s.cfg.Store,
+		Limits: map[string]int64{
+			"max_body_bytes":      s.cfg.MaxBodyBytes,
+			"max_batch":           int64(s.cfg.MaxBatch),
+			"max_chain_certs":     a1.MaxDecodeCerts,
+			"max_params":          a1.MaxParams,
+			"max_param_key_len":   a1.MaxParamKeyLen,
+			"max_param_value_len": a1.MaxParamValueLen,
+			"max_action_len":      a1.MaxActionLen,
+			"max_extension_bytes": a1.MaxExtensionBytes,
+			"max_ttl_secs":        int64(s.cfg.MaxTTL),
+			"max_request_id_len":  MaxRequestIDLen,
+			"max_page_limit":      store.MaxPageLimit,
+			"rate_limit_rps":      int64(s.cfg.RateRPS),
+			"rate_limit_burst":    int64(s.cfg.RateBurst),
+		},
+		Endpoints: map[string]string{
+			"authorization_endpoint":      "/v1/authorize",
+			"passport_authorize_endpoint": "/v1/passport/authorize",
+			"batch_authorize_endpoint":    "/v1/authorize/batch",
+			"cert_issuance_endpoint":      "/v1/cert/issue",
+			"passport_issue_endpoint":     "/v1/passport/issue",
+			"passport_sub_endpoint":       "/v1/passport/sub",
+			"cert_revoke_endpoint":        "/v1/cert/revoke",
+			"cert_revoke_batch_endpoint":  "/v1/cert/revoke-batch",
+			"cert_status_endpoint":        "/v1/cert/{fingerprint}",
+			"token_verify_endpoint":       "/v1/token/verify",
+			"roots_endpoint":              "/v1/roots",
+			"openapi":                     "/openapi.json",
+		},
+	})
+}
+
+func (s *Server) handleOpenAPI(w http.ResponseWriter, r *http.Request) {
+	w.Header().Set("Content-Type", "application/json")
+	w.Write(openAPIDoc)
+}

@@ -1,0 +1,97 @@
+package gateway
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+
+	"github.com/a1-go/a1"
+	"github.com/a1-go/a1/store"
+	"github.com/a1-go/a1/store/bolt"
+	"github.com/a1-go/a1/store/memory"
+	"github.com/a1-go/a1/store/postgres"
+)
+
+// The gateway's storage needs, declared by use. Every backend in store/
+// implements all of them; the authorize path uses only a1.Consumer (one
+// atomic round trip).
+
+// Revoker records and reads revocations.
+type Revoker interface {
+	Revoke(ctx context.Context, tenant string, revs []store.Revocation) (int, error)
+	RevocationStatus(ctx context.Context, tenant string, fp [32]byte) (store.Revocation, bool, error)
+	ListRevocations(ctx context.Context, tenant string, p store.Page) ([]store.Revocation, string, error)
+}
+
+// RootStore holds trust anchors registered at runtime.
+type RootStore interface {
+	AddRoot(ctx context.Context, tenant string, r store.Root) error
+	RemoveRoot(ctx context.Context, tenant string, pk [32]byte) (bool, error)
+	ListRoots(ctx context.Context, tenant string) ([]store.Root, error)
+}
+
+// RateLimiter is a shared token bucket.
+type RateLimiter interface {
+	AllowRate(ctx context.Context, key string, ratePerSec float64, burst int) (store.RateDecision, error)
+}
+
+// Pinger reports backend liveness.
+type Pinger interface {
+	Ping(ctx context.Context) error
+}
+
+// Backend is everything the gateway needs from one storage backend.
+type Backend interface {
+	a1.Consumer
+	Revoker
+	RootStore
+	RateLimiter
+	Pinger
+	Close() error
+}
+
+// readiness reports whether a backend is ready to serve (schema migrated).
+type readiness func(ctx context.Context) (bool, error)
+
+// boltFile is the embedded store's file name inside A1_DATA_DIR.
+const boltFile = "a1.db"
+
+// openBackend opens the configured backend. It does not wait for a server
+// to be reachable: an unreachable server surfaces as 503 and through
+// /healthz, and migrations are retried by the server.
+func openBackend(ctx context.Context, c *Config) (Backend, readiness, func(context.Context) error, error) {
+	always := func(context.Context) (bool, error) { return true, nil }
+	switch c.Store {
+	case StoreMemory:
+		return memory.New(memory.Options{}), always, nil, nil
+	case StoreBolt:
+		if err := os.MkdirAll(c.DataDir, 0o700); err != nil {
+			return nil, nil, nil, cfgErr("A1_DATA_DIR", fmt.Sprintf("cannot create %s: %v", c.DataDir, errors.Unwrap(err)), "point A1_DATA_DIR at a writable directory")
+		}
+		st, err := bolt.Open(filepath.Join(c.DataDir, boltFile), bolt.Options{})
+		if err != nil {
+			return nil, nil, nil, cfgErr("A1_DATA_DIR", fmt.Sprintf("cannot open the embedded store: %v", err),
+				"make sure no other gateway process uses this directory (bbolt is single-process)")
+		}
+		return st, always, nil, nil
+	case StorePostgres:
+		st, err := postgres.Open(ctx, postgres.Config{URL: c.PGURL, Timeout: c.StorageTimeout, SweepInterval: postgres.DefaultSweepInterval})
+		if err != nil {
+			if errors.Is(err, store.ErrUnavailable) {
+				return nil, nil, nil, err
+			}
+			return nil, nil, nil, cfgErr("A1_PG_URL", "cannot be parsed", "use postgres://user:password@host:5432/db?sslmode=verify-full")
+		}
+		ready := func(ctx context.Context) (bool, error) { return postgres.MigrationsApplied(ctx, st.Pool()) }
+		var migrate func(context.Context) error
+		if c.Migrate {
+			migrate = func(ctx context.Context) error { return postgres.Migrate(ctx, st.Pool()) }
+		}
+		return st, ready, migrate, nil
+	case StoreRedis:
+		return openRedis(ctx, c)
+	}
+	return nil, nil, nil, cfgErr("A1_STORE", "unknown backend", "use memory, bolt, postgres or redis")
+}

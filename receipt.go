@@ -1,0 +1,244 @@
+package a1
+
+import (
+	"crypto"
+	"crypto/rand"
+	"crypto/subtle"
+	"encoding/binary"
+	"encoding/hex"
+	"fmt"
+
+	"github.com/zeebo/blake3"
+)
+
+// Receipt is a VerificationReceipt (PROTOCOL.md §7.10).
+type Receipt struct {
+	ChainDepth        uint64
+	VerifiedScopeRoot [32]byte
+	Intent            IntentHash
+	VerifiedAtUnix    uint64
+	ChainFingerprint  [32]byte
+	// Namespace is "" when the chain had none (absent and "" hash alike).
+	Namespace string
+}
+
+// CanonicalBytes is the MAC input of a VerifiedToken (PROTOCOL.md §10.2).
+func (r *Receipt) CanonicalBytes() []byte {
+	b := make([]byte, 0, 136+len(r.Namespace))
+	b = append(b, tokenPrefix...)
+	b = binary.BigEndian.AppendUint64(b, r.ChainDepth)
+	b = append(b, r.VerifiedScopeRoot[:]...)
+	b = append(b, r.Intent[:]...)
+	b = binary.BigEndian.AppendUint64(b, r.VerifiedAtUnix)
+	b = append(b, r.ChainFingerprint[:]...)
+	b = binary.BigEndian.AppendUint64(b, uint64(len(r.Namespace)))
+	b = append(b, r.Namespace...)
+	return b
+}
+
+// MAC is BLAKE3 keyed mode over the canonical bytes (PROTOCOL.md §10.3).
+func (r *Receipt) MAC(key [32]byte) [32]byte {
+	h, _ := blake3.NewKeyed(key[:])
+	h.Write(r.CanonicalBytes())
+	var out [32]byte
+	h.Sum(out[:0])
+	return out
+}
+
+// SigningDigest is what a gateway signs with its Ed25519 key so that third
+// parties can verify a receipt without a shared secret:
+// DK("a1-go::receipt::v1")[canonical bytes] (docs/spec.md).
+func (r *Receipt) SigningDigest() [32]byte {
+	w := newHW(hReceipt)
+	w.bytes(r.CanonicalBytes())
+	return w.sum()
+}
+
+// SignReceipt signs the receipt's SigningDigest with s.
+func SignReceipt(s crypto.Signer, r *Receipt) ([]byte, error) {
+	d := r.SigningDigest()
+	sig, err := s.Sign(rand.Reader, d[:], crypto.Hash(0))
+	if err != nil {
+		return nil, fmt.Errorf("a1: signing receipt: %w", err)
+	}
+	return sig, nil
+}
+
+// VerifyReceiptSignature checks a gateway's receipt signature.
+func VerifyReceiptSignature(gateway PublicKey, r *Receipt, sig []byte) bool {
+	d := r.SigningDigest()
+	return CheckPublicKey(gateway) == nil && VerifySignature(gateway, d[:], sig)
+}
+
+func (r *Receipt) encode(w *jsonWriter) {
+	w.raw(`{"chain_depth":`)
+	w.uint(r.ChainDepth)
+	w.raw(`,"verified_scope_root":`)
+	w.bytesArr(r.VerifiedScopeRoot[:])
+	w.raw(`,"intent":`)
+	w.bytesArr(r.Intent[:])
+	w.raw(`,"verified_at_unix":`)
+	w.uint(r.VerifiedAtUnix)
+	w.raw(`,"chain_fingerprint":`)
+	w.bytesArr(r.ChainFingerprint[:])
+	if r.Namespace != "" {
+		w.raw(`,"namespace":`)
+		w.str(r.Namespace)
+	}
+	w.raw("}")
+}
+
+// MarshalJSON emits the reference receipt JSON (integer arrays).
+func (r Receipt) MarshalJSON() ([]byte, error) {
+	w := &jsonWriter{}
+	r.encode(w)
+	return w.b, nil
+}
+
+// UnmarshalJSON decodes a receipt in either byte form.
+func (r *Receipt) UnmarshalJSON(b []byte) error {
+	jr := &jsonReader{b: b}
+	out, err := jr.receipt()
+	if err == nil {
+		err = jr.end()
+	}
+	if err != nil {
+		return wireError(err.Error())
+	}
+	*r = *out
+	return nil
+}
+
+func (r *jsonReader) receipt() (*Receipt, error) {
+	rc := &Receipt{}
+	have := 0
+	err := r.object(func(k string) error {
+		var err error
+		switch k {
+		case "chain_depth":
+			rc.ChainDepth, err = r.uint(^uint64(0))
+			have |= 1
+		case "verified_scope_root":
+			err = r.fixedBytes(rc.VerifiedScopeRoot[:])
+			have |= 2
+		case "intent":
+			err = r.fixedBytes(rc.Intent[:])
+			have |= 4
+		case "verified_at_unix":
+			rc.VerifiedAtUnix, err = r.uint(^uint64(0))
+			have |= 8
+		case "chain_fingerprint":
+			err = r.fixedBytes(rc.ChainFingerprint[:])
+			have |= 16
+		case "namespace":
+			if r.hasNull() {
+				return nil
+			}
+			rc.Namespace, err = r.str()
+		default:
+			err = r.skip()
+		}
+		return err
+	})
+	if err != nil {
+		return nil, err
+	}
+	if have != 31 {
+		return nil, fmt.Errorf("receipt is missing a required field")
+	}
+	return rc, nil
+}
+
+func (r *jsonReader) hasNull() bool {
+	r.ws()
+	if r.hasLit("null") {
+		r.i += 4
+		return true
+	}
+	return false
+}
+
+// VerifiedToken is a receipt with a BLAKE3 keyed MAC (PROTOCOL.md §10).
+type VerifiedToken struct {
+	Receipt Receipt
+	MAC     [32]byte
+}
+
+// NewVerifiedToken MACs r with key.
+func NewVerifiedToken(r Receipt, key [32]byte) VerifiedToken {
+	return VerifiedToken{Receipt: r, MAC: r.MAC(key)}
+}
+
+// Verify checks the MAC against each key in turn (current first, then
+// previous keys of a rotation), in constant time per key.
+func (t *VerifiedToken) Verify(keys ...[32]byte) error {
+	for _, k := range keys {
+		m := t.Receipt.MAC(k)
+		if subtle.ConstantTimeCompare(m[:], t.MAC[:]) == 1 {
+			return nil
+		}
+	}
+	return newErr(ErrMACVerification, "")
+}
+
+// MarshalJSON emits {"receipt":{…},"mac":"<hex>"}.
+func (t VerifiedToken) MarshalJSON() ([]byte, error) {
+	w := &jsonWriter{}
+	w.raw(`{"receipt":`)
+	t.Receipt.encode(w)
+	w.raw(`,"mac":`)
+	w.hexStr(t.MAC[:])
+	w.raw("}")
+	return w.b, nil
+}
+
+// UnmarshalJSON decodes a token; the MAC hex may be either case.
+func (t *VerifiedToken) UnmarshalJSON(b []byte) error {
+	if len(b) > MaxChainJSONBytes {
+		return wireError("token too large")
+	}
+	r := &jsonReader{b: b}
+	var out VerifiedToken
+	var haveR, haveM bool
+	err := r.object(func(k string) error {
+		switch k {
+		case "receipt":
+			rc, err := r.receipt()
+			if err != nil {
+				return err
+			}
+			out.Receipt, haveR = *rc, true
+			return nil
+		case "mac":
+			s, err := r.str()
+			if err != nil {
+				return err
+			}
+			b, err := hex.DecodeString(s)
+			if err != nil {
+				return wireError("invalid MAC hex")
+			}
+			if len(b) != 32 {
+				return wireError("MAC must be 32 bytes")
+			}
+			copy(out.MAC[:], b)
+			haveM = true
+			return nil
+		}
+		return r.skip()
+	})
+	if err == nil {
+		err = r.end()
+	}
+	if err == nil && (!haveR || !haveM) {
+		err = fmt.Errorf("token needs `receipt` and `mac`")
+	}
+	if err != nil {
+		if e, ok := err.(*Error); ok {
+			return e
+		}
+		return wireError(err.Error())
+	}
+	*t = out
+	return nil
+}

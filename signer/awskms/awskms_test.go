@@ -1,0 +1,181 @@
+package awskms_test
+
+import (
+	"context"
+	"crypto"
+	"crypto/ed25519"
+	"errors"
+	"net/url"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/credentials"
+
+	"github.com/a1-go/a1/signer"
+	"github.com/a1-go/a1/signer/awskms"
+	"github.com/a1-go/a1/signer/signertest"
+)
+
+func noSleep(context.Context, time.Duration) error { return nil }
+
+func testConfig() awskms.Config {
+	return awskms.Config{
+		AWS: &aws.Config{
+			Region:      "eu-west-1",
+			Credentials: credentials.NewStaticCredentialsProvider("AKIDEXAMPLE", "secret-key-never-logged", ""),
+		},
+		Sleep: noSleep,
+	}
+}
+
+func open(t *testing.T, srv string, c awskms.Config) (*awskms.Signer, error) {
+	t.Helper()
+	return awskms.Open(context.Background(), "alias/a1-root?endpoint="+url.QueryEscape(srv), c)
+}
+
+func TestContract(t *testing.T) {
+	_, srv := newFake(t)
+	signertest.Run(t, func(t *testing.T) signer.Signer {
+		s, err := open(t, srv.URL, testConfig())
+		if err != nil {
+			t.Fatal(err)
+		}
+		return s
+	})
+}
+
+func TestOpenThroughSignerOpen(t *testing.T) {
+	f, srv := newFake(t)
+	t.Setenv("AWS_ACCESS_KEY_ID", "AKIDEXAMPLE")
+	t.Setenv("AWS_SECRET_ACCESS_KEY", "secret-key-never-logged")
+	t.Setenv("AWS_CONFIG_FILE", "/nonexistent")
+	t.Setenv("AWS_SHARED_CREDENTIALS_FILE", "/nonexistent")
+	s, err := signer.Open(context.Background(), "awskms:"+fakeARN+"?endpoint="+url.QueryEscape(srv.URL))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got, want := s.KeyID(), "awskms:"+fakeARN; got != want {
+		t.Fatalf("KeyID %q, want %q", got, want)
+	}
+	if !f.priv.Public().(ed25519.PublicKey).Equal(s.Public()) {
+		t.Fatal("public key differs from the KMS key")
+	}
+	msg := []byte("through signer.Open")
+	sig, err := s.Sign(nil, msg, crypto.Hash(0))
+	if err != nil || !ed25519.Verify(f.priv.Public().(ed25519.PublicKey), msg, sig) {
+		t.Fatalf("Sign: %v", err)
+	}
+	if f.count("Sign") != 1 || f.count("GetPublicKey") != 1 {
+		t.Fatalf("calls %v", f.calls)
+	}
+}
+
+func TestWrongKeySpec(t *testing.T) {
+	f, srv := newFake(t)
+	f.keySpec = "ECC_NIST_P256"
+	_, err := open(t, srv.URL, testConfig())
+	if !errors.Is(err, signer.ErrUnsupportedKey) || !strings.Contains(err.Error(), "ECC_NIST_P256") {
+		t.Fatalf("Open = %v, want ErrUnsupportedKey naming the key spec", err)
+	}
+}
+
+func TestBadSignatureRejected(t *testing.T) {
+	f, srv := newFake(t)
+	s, err := open(t, srv.URL, testConfig())
+	if err != nil {
+		t.Fatal(err)
+	}
+	f.badSig = true
+	sig, err := s.Sign(nil, []byte("cert"), crypto.Hash(0))
+	if !errors.Is(err, signer.ErrBadSignature) || sig != nil {
+		t.Fatalf("Sign = %x, %v; want ErrBadSignature", sig, err)
+	}
+}
+
+func TestRetries(t *testing.T) {
+	for _, tc := range []struct {
+		name      string
+		failures  []string
+		wantCalls int
+		wantErr   bool
+	}{
+		{"500 then ok", []string{"500"}, 2, false},
+		{"throttle twice then ok", []string{"throttle", "throttle"}, 3, false},
+		{"500 exhausts attempts", []string{"500", "500", "500"}, 3, true},
+		{"4xx not retried", []string{"400"}, 1, true},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			f, srv := newFake(t)
+			s, err := open(t, srv.URL, testConfig())
+			if err != nil {
+				t.Fatal(err)
+			}
+			f.fail(tc.failures...)
+			_, err = s.Sign(nil, []byte("m"), crypto.Hash(0))
+			if (err != nil) != tc.wantErr {
+				t.Fatalf("Sign error = %v, want error %v", err, tc.wantErr)
+			}
+			if got := f.count("Sign"); got != tc.wantCalls {
+				t.Fatalf("%d Sign calls, want %d", got, tc.wantCalls)
+			}
+			if err != nil && strings.Contains(err.Error(), "secret-key-never-logged") {
+				t.Fatal("error leaks the secret key")
+			}
+		})
+	}
+}
+
+func TestOpenRetriesAndTimeout(t *testing.T) {
+	f, srv := newFake(t)
+	f.fail("500")
+	if _, err := open(t, srv.URL, testConfig()); err != nil {
+		t.Fatalf("Open after one 500: %v", err)
+	}
+	if got := f.count("GetPublicKey"); got != 2 {
+		t.Fatalf("%d GetPublicKey calls, want 2", got)
+	}
+
+	c := testConfig()
+	c.Timeout = 50 * time.Millisecond
+	s, err := open(t, srv.URL, c)
+	if err != nil {
+		t.Fatal(err)
+	}
+	f.fail("hang")
+	if _, err := s.Sign(nil, []byte("m"), crypto.Hash(0)); !errors.Is(err, context.DeadlineExceeded) {
+		t.Fatalf("Sign against a hung KMS = %v, want DeadlineExceeded", err)
+	}
+}
+
+func TestParseURI(t *testing.T) {
+	for _, tc := range []struct {
+		in      string
+		want    awskms.Ref
+		wantErr bool
+	}{
+		{in: fakeARN, want: awskms.Ref{KeyID: fakeARN, Region: "eu-west-1"}},
+		{in: "alias/a1?region=us-east-1&profile=prod", want: awskms.Ref{KeyID: "alias/a1", Region: "us-east-1", Profile: "prod"}},
+		{in: fakeARN + "?region=us-east-2", want: awskms.Ref{KeyID: fakeARN, Region: "us-east-2"}},
+		{in: "1234abcd?endpoint=https%3A%2F%2Fkms.example.internal", want: awskms.Ref{KeyID: "1234abcd", Endpoint: "https://kms.example.internal"}},
+		{in: "", wantErr: true},
+		{in: "?region=x", wantErr: true},
+		{in: "k?regoin=x", wantErr: true},
+		{in: "k?region=a&region=b", wantErr: true},
+		{in: "k?endpoint=ftp://x", wantErr: true},
+		{in: "arn:aws:s3:::bucket", wantErr: true},
+		{in: strings.Repeat("k", awskms.MaxKeyIDLength+1), wantErr: true},
+	} {
+		got, err := awskms.ParseURI(tc.in)
+		if tc.wantErr {
+			if !errors.Is(err, signer.ErrInvalidURI) {
+				t.Errorf("ParseURI(%.40q) = %+v, %v; want ErrInvalidURI", tc.in, got, err)
+			}
+			continue
+		}
+		if err != nil || got != tc.want {
+			t.Errorf("ParseURI(%q) = %+v, %v; want %+v", tc.in, got, err, tc.want)
+		}
+	}
+}

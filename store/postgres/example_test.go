@@ -1,0 +1,37 @@
+package postgres_test
+
+import (
+	"context"
+	"errors"
+	"log"
+	"time"
+
+	"github.com/a1-go/a1/store"
+	"github.com/a1-go/a1/store/postgres"
+)
+
+// Behind PgBouncer in transaction pooling mode the default (exec) query
+// mode is already safe; Migrate runs the embedded migrations.
+func Example() {
+	ctx := context.Background()
+	s, err := postgres.Open(ctx, postgres.Config{
+		URL:     "postgres://a1@pgbouncer:6432/a1?sslmode=verify-full",
+		Migrate: true,
+		Timeout: 2 * time.Second,
+	})
+	if err != nil {
+		log.Fatal(err)
+	}
+	defer s.Close()
+	err = s.Authorize(ctx, store.AuthorizeRequest{
+		Tenant:       "acme",
+		Fingerprints: [][32]byte{{1}, {2}},
+		Nonces:       []store.Nonce{{Key: [32]byte{3}, ExpiresAt: time.Now().Add(time.Hour)}},
+	})
+	switch {
+	case errors.Is(err, store.ErrUnavailable):
+		// fail closed: HTTP 503
+	case errors.Is(err, store.ErrRevoked), errors.Is(err, store.ErrReplay):
+		// a decision: HTTP 403
+	}
+}

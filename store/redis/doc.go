@@ -1,0 +1,30 @@
+// Package redis is the Redis a1 state backend (github.com/redis/go-redis/v9).
+//
+// One redis.UniversalClient serves a standalone server, a Sentinel-managed
+// primary and a Redis Cluster. Authorize is one Lua script (EVALSHA,
+// falling back to EVAL once per server): revocation check, replay check and
+// consumption happen atomically in one round trip. Consumed nonce keys
+// expire at their own ExpiresAt (PEXPIREAT semantics via SET … PXAT), never
+// after a fixed period. Requires Redis 6.2 or newer.
+//
+// # Key layout
+//
+// Every key of one tenant carries the hash tag {t:<tenant>}, so in a
+// cluster one tenant's state lives in one slot and a multi-key script
+// never crosses slots; capacity scales by tenant, not within one:
+//
+//	a1:{t:<tenant>}:rev:<hex fp>   hash   r=reason a=actor t=revokedAt(unix ns)   no TTL
+//	a1:{t:<tenant>}:revidx          zset   member <hex fp>, score 0 (lexicographic listing)
+//	a1:{t:<tenant>}:n:<hex nonce>  string "1", expires at the nonce's ExpiresAt
+//	a1:{t:<tenant>}:roots           hash   <hex pk> → JSON {label, added_by, added_at}
+//	a1:rl:<key>                     string GCRA theoretical arrival time (µs, server clock)
+//
+// # Durability
+//
+// Redis acknowledges writes before they reach disk unless configured
+// otherwise. A server restart without persistence forgets revocations and
+// consumed nonces: revoked certificates become valid again and consumed
+// nonces can be replayed until they expire. Run with appendonly yes and
+// appendfsync everysec (at most ~1 s of writes lost) or always, plus
+// replicas; see docs/storage.md.
+package redis

@@ -1,0 +1,370 @@
+package a1
+
+import (
+	"context"
+	"crypto/subtle"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/a1-go/a1/store"
+	voi "github.com/oasisprotocol/curve25519-voi/primitives/ed25519"
+)
+
+// NonceMode selects which cert nonces an authorization consumes
+// (DESIGN.md §3.5, docs/adr/0006-nonce-consumption.md).
+type NonceMode int
+
+const (
+	// NonceTerminal consumes only the terminal cert's nonce: the chain is
+	// single-use while its parent certs stay reusable. The default.
+	NonceTerminal NonceMode = iota
+	// NonceAll consumes every cert nonce, as the reference does.
+	NonceAll
+)
+
+// ParseNonceMode parses "terminal" or "all".
+func ParseNonceMode(s string) (NonceMode, error) {
+	switch s {
+	case "", "terminal":
+		return NonceTerminal, nil
+	case "all":
+		return NonceAll, nil
+	}
+	return 0, fmt.Errorf("a1: unknown nonce mode %q (want terminal or all)", s)
+}
+
+func (m NonceMode) String() string {
+	if m == NonceAll {
+		return "all"
+	}
+	return "terminal"
+}
+
+// Verifier checks chains offline: trust anchor, linkage, time, depth,
+// scope, masks and signatures, cheapest first. It is safe for concurrent
+// use. Build one with NewVerifier.
+type Verifier struct {
+	roots      TrustAnchors
+	drift      uint64
+	now        func() time.Time
+	nonceMode  NonceMode
+	cache      *SigCache
+	keys       *KeyCache
+	audience   string
+	requirePoP bool
+}
+
+// Option configures a Verifier.
+type Option func(*Verifier)
+
+// WithDrift sets the clock drift tolerance in seconds (default 15).
+func WithDrift(secs uint64) Option { return func(v *Verifier) { v.drift = secs } }
+
+// WithClock sets the verify-time clock (default time.Now).
+func WithClock(now func() time.Time) Option { return func(v *Verifier) { v.now = now } }
+
+// WithNonceMode selects the nonce consumption mode (default NonceTerminal).
+func WithNonceMode(m NonceMode) Option { return func(v *Verifier) { v.nonceMode = m } }
+
+// WithSigCache sets the verified-signature cache; nil disables it.
+func WithSigCache(c *SigCache) Option { return func(v *Verifier) { v.cache = c } }
+
+// WithKeyCache sets the validated-key cache; nil disables it.
+func WithKeyCache(c *KeyCache) Option { return func(v *Verifier) { v.keys = c } }
+
+// WithAudience sets the identity proof-of-possession envelopes must name.
+func WithAudience(aud string) Option { return func(v *Verifier) { v.audience = aud } }
+
+// WithRequirePoP makes a proof of possession mandatory.
+func WithRequirePoP(b bool) Option { return func(v *Verifier) { v.requirePoP = b } }
+
+// NewVerifier returns a verifier that accepts only chains rooted at roots.
+// A nil roots trusts nothing.
+func NewVerifier(roots TrustAnchors, opts ...Option) *Verifier {
+	v := &Verifier{roots: roots, drift: DefaultDriftSecs, now: time.Now, cache: NewSigCache(DefaultSigCacheSize),
+		keys: NewKeyCache(DefaultSigCacheSize)}
+	for _, o := range opts {
+		o(v)
+	}
+	return v
+}
+
+// Drift returns the drift tolerance in seconds.
+func (v *Verifier) Drift() uint64 { return v.drift }
+
+// Request is one authorization to verify.
+type Request struct {
+	Chain *SignedChain
+	// Namespace is optional metadata bound into the chain fingerprint and
+	// the receipt (PROTOCOL.md §7.2); "" means none.
+	Namespace string
+	// Executor is the key of the agent asking to act.
+	Executor PublicKey
+	// Intent is the hash of the requested intent (Intent.Hash()).
+	Intent IntentHash
+	// Action is the intent's action name; when set and the chain carries
+	// capability masks, the action's bit must be in the terminal mask.
+	Action string
+	// Proof is the intent's inclusion proof in the terminal scope. When nil
+	// and the terminal cert lists its subset intents, the verifier derives
+	// it; otherwise the empty proof is used.
+	Proof *MerkleProof
+	// PoP is the executor's optional proof of possession.
+	PoP *PoP
+}
+
+// Result is what a successful verification establishes.
+type Result struct {
+	Receipt          Receipt
+	Principal        PublicKey
+	Depth            int
+	ChainFingerprint [32]byte
+	// Fingerprints are the cert fingerprints, chain order: each must be
+	// checked for revocation.
+	Fingerprints [][32]byte
+	// Nonces are the nonces this authorization must consume atomically.
+	Nonces []store.Nonce
+	// Mask is the terminal effective capability mask, when the chain has one.
+	Mask    Mask
+	HasMask bool
+	// PassportNamespace is the terminal cert's dyolo.passport.namespace.
+	PassportNamespace string
+}
+
+// NonceKey binds a nonce to the key that chose it, so that one delegator
+// cannot burn another's nonces: DK("a1-go::nonce::v1")[pk ‖ nonce].
+func NonceKey(pk PublicKey, nonce [16]byte) [32]byte {
+	w := newHW(hNonceKey)
+	w.bytes(pk[:])
+	w.bytes(nonce[:])
+	return w.sum()
+}
+
+// Verify runs every offline check on req and returns what must still be
+// checked against storage (Result.Fingerprints, Result.Nonces). Errors are
+// *Error values wrapping one Kind (ErrExpired, ErrScopeEscalation, …).
+func (v *Verifier) Verify(req *Request) (*Result, error) {
+	return v.verify(req, v.now())
+}
+
+func (v *Verifier) verify(req *Request, nowT time.Time) (*Result, error) {
+	sc := req.Chain
+	if sc == nil || len(sc.Certs) == 0 {
+		return nil, newErr(ErrEmptyChain, "")
+	}
+	if sc.Certs[0].DelegatorPK != sc.PrincipalPK {
+		return nil, newErr(ErrRootMismatch, "")
+	}
+	if v.roots == nil || !v.roots.Trusted(sc.PrincipalPK) {
+		return nil, newErr(ErrUntrustedRoot, "")
+	}
+	if v.requirePoP && req.PoP == nil {
+		return nil, newErr(ErrProofRequired, "")
+	}
+	now := uint64(max(nowT.Unix(), 0))
+	early, late := satAdd(now, v.drift), satSub(now, v.drift)
+	n := len(sc.Certs)
+	if n > MaxChainCerts {
+		return nil, hopErr(ErrDepthExceeded, MaxChainCerts,
+			fmt.Sprintf("depth limit exceeded at hop %d (limit=%d)", MaxChainCerts, MaxChainCerts))
+	}
+
+	res := &Result{Principal: sc.PrincipalPK, Depth: n, Fingerprints: make([][32]byte, n)}
+	var sigBuf [4]sigEntry
+	sigs := sigBuf[:0]
+	scope := sc.PrincipalScope
+	expected := sc.PrincipalPK
+	maxAllowed := uint64(255)
+	parentExp := ^uint64(0)
+	var mask Mask
+	hasMask := false
+
+	for i, c := range sc.Certs {
+		if c.DelegatorPK != expected {
+			return nil, hopErr(ErrBrokenLinkage, i, fmt.Sprintf("delegation linkage broken at hop %d", i))
+		}
+		if c.Version != CertVersion {
+			return nil, hopErr(ErrUnsupportedVersion, i,
+				fmt.Sprintf("unsupported certificate version: expected %d, got %d", CertVersion, c.Version))
+		}
+		if c.IssuedAt >= c.ExpirationUnix {
+			return nil, hopErr(ErrInvalidValidity, i, fmt.Sprintf(
+				"invalid validity period at hop %d: issued_at (%d) is not before expiration_unix (%d)",
+				i, c.IssuedAt, c.ExpirationUnix))
+		}
+		if c.IssuedAt > early {
+			return nil, hopErr(ErrNotYetValid, i, fmt.Sprintf(
+				"delegation at hop %d not yet valid (issued_at=%d, now=%d)", i, c.IssuedAt, now))
+		}
+		if c.ExpirationUnix < late {
+			return nil, hopErr(ErrExpired, i, fmt.Sprintf(
+				"delegation at hop %d has expired (expiry=%d, now=%d)", i, c.ExpirationUnix, now))
+		}
+		if c.ExpirationUnix > parentExp {
+			return nil, hopErr(ErrTemporalViolation, i, fmt.Sprintf(
+				"temporal violation at hop %d: child expiry %d exceeds parent expiry %d", i, c.ExpirationUnix, parentExp))
+		}
+		if depth := uint64(i + 1); depth > maxAllowed {
+			return nil, hopErr(ErrDepthExceeded, i,
+				fmt.Sprintf("depth limit exceeded at hop %d (limit=%d)", i, maxAllowed))
+		}
+		maxAllowed = min(maxAllowed, uint64(c.MaxDepth))
+		for j := 0; j < i; j++ {
+			if subtle.ConstantTimeCompare(sc.Certs[j].Nonce[:], c.Nonce[:]) == 1 {
+				return nil, hopErr(ErrNonceReplay, i, "nonce has already been consumed")
+			}
+		}
+		if err := checkSubset(&c.ScopeProof, c.ScopeRoot, scope, i); err != nil {
+			return nil, err
+		}
+		scope = c.ScopeRoot
+		m, present, err := c.Extensions.PassportMask()
+		if err != nil {
+			return nil, &Error{Kind: ErrMalformed, Hop: i, HasHop: true, Detail: fmt.Sprintf("hop %d: %v", i, err), Err: err}
+		}
+		if present {
+			if i > 0 && (!hasMask || !m.SubsetOf(mask)) {
+				return nil, hopErr(ErrNarrowingViolation, i, fmt.Sprintf(
+					"capability mask at hop %d is not a subset of its parent's mask", i))
+			}
+			mask, hasMask = m, true
+		}
+		res.Fingerprints[i] = c.Fingerprint()
+		sigs = append(sigs, sigEntry{pk: c.DelegatorPK, digest: c.Digest(), sig: c.Signature})
+		parentExp = c.ExpirationUnix
+		expected = c.DelegatePK
+	}
+	if expected != req.Executor {
+		return nil, newErr(ErrUnauthorizedExecutor, "")
+	}
+
+	var keyBuf [4]*voi.ExpandedPublicKey
+	keys := keyBuf[:0]
+	for i := range sigs {
+		x, err := v.keys.expand(sigs[i].pk)
+		if err != nil {
+			var e *Error
+			errors.As(err, &e)
+			return nil, &Error{Kind: e.Kind, Hop: i, HasHop: true, Detail: fmt.Sprintf("hop %d: %s", i, e.Error())}
+		}
+		keys = append(keys, x)
+	}
+	if bad := v.cache.verifyAll(sigs, keys); bad >= 0 {
+		return nil, hopErr(ErrInvalidSignature, bad, fmt.Sprintf("invalid signature at hop %d", bad))
+	}
+
+	terminal := sc.Certs[n-1]
+	if !intentInScope(req, terminal, scope) {
+		return nil, newErr(ErrScopeViolation, "")
+	}
+	if hasMask && req.Action != "" && !MaskOf(req.Action).SubsetOf(mask) {
+		return nil, newErr(ErrNarrowingViolation, "")
+	}
+
+	res.ChainFingerprint = ChainFingerprint(sc.PrincipalPK, sc.PrincipalScope, req.Namespace, res.Fingerprints)
+	if req.PoP != nil {
+		if err := v.checkPoP(req, res.ChainFingerprint, now); err != nil {
+			return nil, err
+		}
+		res.Nonces = []store.Nonce{{
+			Key:       NonceKey(req.Executor, req.PoP.Nonce),
+			ExpiresAt: expiryTime(satAdd(now, 2*v.drift)),
+		}}
+	} else {
+		from := n - 1
+		if v.nonceMode == NonceAll {
+			from = 0
+		}
+		for _, c := range sc.Certs[from:] {
+			res.Nonces = append(res.Nonces, store.Nonce{
+				Key:       NonceKey(c.DelegatorPK, c.Nonce),
+				ExpiresAt: expiryTime(satAdd(c.ExpirationUnix, v.drift)),
+			})
+		}
+	}
+	res.Mask, res.HasMask = mask, hasMask
+	res.PassportNamespace = terminal.Extensions.PassportNamespace()
+	res.Receipt = Receipt{
+		ChainDepth:        uint64(n),
+		VerifiedScopeRoot: scope,
+		Intent:            req.Intent,
+		VerifiedAtUnix:    now,
+		ChainFingerprint:  res.ChainFingerprint,
+		Namespace:         req.Namespace,
+	}
+	return res, nil
+}
+
+// expiryTime converts a unix expiry to a time, capped at store.MaxExpiry
+// (a cert expiring in the year 2^63 is kept "for good", not overflowed).
+func expiryTime(unix uint64) time.Time {
+	if capUnix := uint64(store.MaxExpiry.Unix()); unix > capUnix {
+		return store.MaxExpiry
+	}
+	return time.Unix(int64(unix), 0)
+}
+
+// intentInScope applies PROTOCOL.md §3.5, deriving the proof from the
+// terminal cert's subset intents when the caller gave none (DESIGN.md §4).
+func intentInScope(req *Request, terminal *Cert, scope [32]byte) bool {
+	if req.Proof != nil && len(req.Proof.Siblings) > 0 {
+		return req.Proof.Verify(req.Intent, scope)
+	}
+	if subtle.ConstantTimeCompare(req.Intent[:], scope[:]) == 1 {
+		return true
+	}
+	if req.Proof == nil && len(terminal.ScopeProof.SubsetIntents) > 1 {
+		for _, h := range terminal.ScopeProof.SubsetIntents {
+			if h == req.Intent {
+				t, err := NewIntentTree(terminal.ScopeProof.SubsetIntents)
+				if err != nil {
+					return false
+				}
+				p, err := t.Prove(req.Intent)
+				return err == nil && p.Verify(req.Intent, scope)
+			}
+		}
+	}
+	return false
+}
+
+// Consumer is the single atomic storage step of an authorization: check
+// revocation of every fingerprint and consume the nonces (store.AuthorizeRequest).
+type Consumer interface {
+	Authorize(ctx context.Context, req store.AuthorizeRequest) error
+}
+
+// Authorize verifies req offline, then checks revocation and consumes the
+// nonces through st in one step. Storage failures deny with ErrStorage.
+func (v *Verifier) Authorize(ctx context.Context, req *Request, tenant string, st Consumer) (*Result, error) {
+	res, err := v.Verify(req)
+	if err != nil {
+		return nil, err
+	}
+	if err := Consume(ctx, st, tenant, res); err != nil {
+		return nil, err
+	}
+	return res, nil
+}
+
+// Consume runs the storage step for a verified result and maps the store's
+// answer to protocol errors: revoked → ErrRevoked (with the hop), replay →
+// ErrNonceReplay, anything else → ErrStorage (fail closed).
+func Consume(ctx context.Context, st Consumer, tenant string, res *Result) error {
+	err := st.Authorize(ctx, store.AuthorizeRequest{Tenant: tenant, Fingerprints: res.Fingerprints, Nonces: res.Nonces})
+	if err == nil {
+		return nil
+	}
+	var rev *store.RevokedError
+	switch {
+	case errors.As(err, &rev):
+		return &Error{Kind: ErrRevoked, Hop: rev.Index, HasHop: true, Detail: ErrRevoked.msg, Err: err}
+	case errors.Is(err, store.ErrRevoked):
+		return &Error{Kind: ErrRevoked, Detail: ErrRevoked.msg, Err: err}
+	case errors.Is(err, store.ErrReplay):
+		return &Error{Kind: ErrNonceReplay, Detail: ErrNonceReplay.msg, Err: err}
+	default:
+		return &Error{Kind: ErrStorage, Detail: "storage unavailable: authorization denied", Err: err}
+	}
+}
