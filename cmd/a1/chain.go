@@ -73,16 +73,14 @@ type certOpts struct {
 }
 
 func (o *certOpts) register(fs *flag.FlagSet) {
-	fs.StringVar(&o.key, "key", "", "")
-	fs.StringVar(&o.key, "k", "", "")
+	keyFlag(fs, &o.key)
 	fs.StringVar(&o.delegate, "delegate", "", "")
 	fs.Var(&o.intents, "intent", "")
 	fs.Var(&o.params, "param", "")
 	fs.Var(&o.parentIntents, "parent-intent", "")
 	fs.StringVar(&o.ttl, "ttl", "1h", "")
 	fs.UintVar(&o.maxDepth, "max-depth", a1.DefaultMaxDepth, "")
-	fs.StringVar(&o.out, "out", "chain.json", "")
-	fs.StringVar(&o.out, "o", "chain.json", "")
+	outFlag(fs, &o.out, "chain.json")
 	fs.Int64Var(&o.now, "now", 0, "")
 }
 
@@ -92,11 +90,7 @@ func cmdCertIssue(e *env, args []string) error {
 	var parent string
 	o.register(fs)
 	fs.StringVar(&parent, "parent-chain", "", "")
-	pos, err := parseFlags(fs, args)
-	if err != nil {
-		return err
-	}
-	if err := noArgs("cert issue", pos); err != nil {
+	if err := parseNoArgs(fs, args); err != nil {
 		return err
 	}
 	return issue(e, "cert issue", parent, &o)
@@ -108,11 +102,7 @@ func cmdChainBuild(e *env, args []string) error {
 	var parent string
 	o.register(fs)
 	fs.StringVar(&parent, "chain", "", "")
-	pos, err := parseFlags(fs, args)
-	if err != nil {
-		return err
-	}
-	if err := noArgs("chain build", pos); err != nil {
+	if err := parseNoArgs(fs, args); err != nil {
 		return err
 	}
 	if err := need("chain build", map[string]string{"chain": parent}); err != nil {
@@ -194,11 +184,7 @@ func issue(e *env, cmd, parentPath string, o *certOpts) error {
 		}
 		sc.Certs = append(sc.Certs, c)
 	}
-	b, err := chainJSON(sc)
-	if err != nil {
-		return err
-	}
-	if err := writeOutput(e, o.out, b); err != nil {
+	if err := writeChain(e, o.out, sc); err != nil {
 		return err
 	}
 	if o.out != "-" {
@@ -430,23 +416,15 @@ func inspectChain(sc *a1.SignedChain, now uint64) chainInfo {
 }
 
 func cmdChainInspect(e *env, args []string) error {
-	fs := flagSet("chain inspect")
-	var asJSON bool
-	var now int64
-	fs.BoolVar(&asJSON, "json", false, "")
-	fs.Int64Var(&now, "now", 0, "")
-	pos, err := parseFlags(fs, args)
+	path, asJSON, now, err := parseInspectArgs(e, "chain inspect", args)
 	if err != nil {
 		return err
 	}
-	if len(pos) != 1 {
-		return usagef("run `a1 help chain inspect`", "chain inspect: exactly one FILE is required")
-	}
-	sc, err := readChain(e, pos[0])
+	sc, err := readChain(e, path)
 	if err != nil {
 		return err
 	}
-	ci := inspectChain(sc, e.unixNow(now))
+	ci := inspectChain(sc, now)
 	if asJSON {
 		return writeJSON(e.stdout, ci)
 	}

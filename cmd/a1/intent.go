@@ -218,17 +218,28 @@ func writeOutput(e *env, path string, b []byte) error {
 	return nil
 }
 
-// chainJSON is the indented reference form of a chain.
-func chainJSON(sc *a1.SignedChain) ([]byte, error) {
+// writeChain writes a chain in its indented reference form to path ("-" is
+// stdout).
+func writeChain(e *env, path string, sc *a1.SignedChain) error {
 	b, err := json.Marshal(sc)
 	if err != nil {
-		return nil, failErr(err)
+		return failErr(err)
 	}
 	var out bytes.Buffer
 	if err := json.Indent(&out, b, "", "  "); err != nil {
-		return nil, failErr(err)
+		return failErr(err)
 	}
-	return out.Bytes(), nil
+	return writeOutput(e, path, out.Bytes())
+}
+
+// writePassport writes a passport in the reference passport file format to
+// path ("-" is stdout).
+func writePassport(e *env, path string, p *a1.Passport) error {
+	b, err := p.MarshalFile()
+	if err != nil {
+		return failErr(err)
+	}
+	return writeOutput(e, path, b)
 }
 
 // unixNow returns --now when given (non-zero), else the clock.

@@ -38,13 +38,8 @@ Example:
 func cmdKeygen(e *env, args []string) error {
 	fs := flagSet("keygen")
 	var out string
-	fs.StringVar(&out, "out", "", "")
-	fs.StringVar(&out, "o", "", "")
-	pos, err := parseFlags(fs, args)
-	if err != nil {
-		return err
-	}
-	if err := noArgs("keygen", pos); err != nil {
+	outFlag(fs, &out, "")
+	if err := parseNoArgs(fs, args); err != nil {
 		return err
 	}
 	pub, priv, err := ed25519.GenerateKey(rand.Reader)
@@ -85,13 +80,8 @@ func cmdKeygen(e *env, args []string) error {
 func cmdPubkey(e *env, args []string) error {
 	fs := flagSet("pubkey")
 	var key string
-	fs.StringVar(&key, "key", "", "")
-	fs.StringVar(&key, "k", "", "")
-	pos, err := parseFlags(fs, args)
-	if err != nil {
-		return err
-	}
-	if err := noArgs("pubkey", pos); err != nil {
+	keyFlag(fs, &key)
+	if err := parseNoArgs(fs, args); err != nil {
 		return err
 	}
 	if err := need("pubkey", map[string]string{"key": key}); err != nil {

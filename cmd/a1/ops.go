@@ -61,11 +61,7 @@ func version() string {
 
 func cmdVersion(e *env, args []string) error {
 	fs := flagSet("version")
-	pos, err := parseFlags(fs, args)
-	if err != nil {
-		return err
-	}
-	if err := noArgs("version", pos); err != nil {
+	if err := parseNoArgs(fs, args); err != nil {
 		return err
 	}
 	goVersion := "unknown"
@@ -100,14 +96,7 @@ func cmdTokenVerify(e *env, args []string) error {
 	fs.StringVar(&path, "token", "", "")
 	fs.StringVar(&macKeys, "mac-key", "", "")
 	fs.BoolVar(&asJSON, "json", false, "")
-	pos, err := parseFlags(fs, args)
-	if err != nil {
-		return err
-	}
-	if len(pos) == 1 && path == "" {
-		path, pos = pos[0], nil
-	}
-	if err := noArgs("token verify", pos); err != nil {
+	if err := parsePathArg(fs, args, &path); err != nil {
 		return err
 	}
 	if err := need("token verify", map[string]string{"token": path}); err != nil {

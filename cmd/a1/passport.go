@@ -70,17 +70,11 @@ func cmdPassportIssue(e *env, args []string) error {
 	var now int64
 	fs.StringVar(&ns, "namespace", "", "")
 	fs.Var(&allow, "allow", "")
-	fs.StringVar(&key, "key", "", "")
-	fs.StringVar(&key, "k", "", "")
+	keyFlag(fs, &key)
 	fs.StringVar(&ttlS, "ttl", "30d", "")
-	fs.StringVar(&out, "out", "", "")
-	fs.StringVar(&out, "o", "", "")
+	outFlag(fs, &out, "")
 	fs.Int64Var(&now, "now", 0, "")
-	pos, err := parseFlags(fs, args)
-	if err != nil {
-		return err
-	}
-	if err := noArgs("passport issue", pos); err != nil {
+	if err := parseNoArgs(fs, args); err != nil {
 		return err
 	}
 	if err := need("passport issue", map[string]string{"namespace": ns, "allow": allow.String(), "key": key}); err != nil {
@@ -105,11 +99,7 @@ func cmdPassportIssue(e *env, args []string) error {
 	if out == "" {
 		out = ns + "-passport.json"
 	}
-	b, err := p.MarshalFile()
-	if err != nil {
-		return failErr(err)
-	}
-	if err := writeOutput(e, out, b); err != nil {
+	if err := writePassport(e, out, p); err != nil {
 		return err
 	}
 	if out != "-" {
@@ -142,23 +132,15 @@ func passportStatus(p *a1.Passport, now uint64) (string, error) {
 }
 
 func cmdPassportInspect(e *env, args []string) error {
-	fs := flagSet("passport inspect")
-	var asJSON bool
-	var now int64
-	fs.BoolVar(&asJSON, "json", false, "")
-	fs.Int64Var(&now, "now", 0, "")
-	pos, err := parseFlags(fs, args)
+	path, asJSON, now, err := parseInspectArgs(e, "passport inspect", args)
 	if err != nil {
 		return err
 	}
-	if len(pos) != 1 {
-		return usagef("run `a1 help passport inspect`", "passport inspect: exactly one FILE is required")
-	}
-	p, err := readPassport(e, pos[0])
+	p, err := readPassport(e, path)
 	if err != nil {
 		return err
 	}
-	status, cerr := passportStatus(p, e.unixNow(now))
+	status, cerr := passportStatus(p, now)
 	fp := p.Cert.Fingerprint()
 	commit := p.Mask.Commitment()
 	if asJSON {
@@ -233,19 +215,13 @@ func cmdPassportSub(e *env, args []string) error {
 	var allow stringsFlag
 	var now int64
 	fs.StringVar(&path, "passport", "", "")
-	fs.StringVar(&key, "key", "", "")
-	fs.StringVar(&key, "k", "", "")
+	keyFlag(fs, &key)
 	fs.StringVar(&delegate, "delegate", "", "")
 	fs.Var(&allow, "allow", "")
 	fs.StringVar(&ttlS, "ttl", "1h", "")
-	fs.StringVar(&out, "out", "", "")
-	fs.StringVar(&out, "o", "", "")
+	outFlag(fs, &out, "")
 	fs.Int64Var(&now, "now", 0, "")
-	pos, err := parseFlags(fs, args)
-	if err != nil {
-		return err
-	}
-	if err := noArgs("passport sub", pos); err != nil {
+	if err := parseNoArgs(fs, args); err != nil {
 		return err
 	}
 	if err := need("passport sub", map[string]string{"passport": path, "key": key, "delegate": delegate, "allow": allow.String()}); err != nil {
@@ -278,14 +254,10 @@ func cmdPassportSub(e *env, args []string) error {
 		return usageErr(fmt.Errorf("passport sub: %w", err))
 	}
 	sc := a1.NewChain(p.Holder(), p.Cert.ScopeRoot, p.Cert, sub)
-	b, err := chainJSON(sc)
-	if err != nil {
-		return err
-	}
 	if out == "" {
 		out = p.Namespace + "-chain.json"
 	}
-	if err := writeOutput(e, out, b); err != nil {
+	if err := writeChain(e, out, sc); err != nil {
 		return err
 	}
 	if out != "-" {
@@ -302,20 +274,11 @@ func cmdPassportRenew(e *env, args []string) error {
 	var path, key, ttlS, out string
 	var now int64
 	fs.StringVar(&path, "passport", "", "")
-	fs.StringVar(&key, "key", "", "")
-	fs.StringVar(&key, "k", "", "")
+	keyFlag(fs, &key)
 	fs.StringVar(&ttlS, "ttl", "30d", "")
-	fs.StringVar(&out, "out", "", "")
-	fs.StringVar(&out, "o", "", "")
+	outFlag(fs, &out, "")
 	fs.Int64Var(&now, "now", 0, "")
-	pos, err := parseFlags(fs, args)
-	if err != nil {
-		return err
-	}
-	if len(pos) == 1 && path == "" {
-		path, pos = pos[0], nil
-	}
-	if err := noArgs("passport renew", pos); err != nil {
+	if err := parsePathArg(fs, args, &path); err != nil {
 		return err
 	}
 	if err := need("passport renew", map[string]string{"passport": path, "key": key}); err != nil {
@@ -337,11 +300,7 @@ func cmdPassportRenew(e *env, args []string) error {
 	if out == "" {
 		out = path
 	}
-	b, err := np.MarshalFile()
-	if err != nil {
-		return failErr(err)
-	}
-	if err := writeOutput(e, out, b); err != nil {
+	if err := writePassport(e, out, np); err != nil {
 		return err
 	}
 	if out != "-" {

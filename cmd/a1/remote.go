@@ -116,17 +116,12 @@ func cmdAuthorize(e *env, args []string) error {
 	fs.StringVar(&chainPath, "chain", "", "")
 	fs.StringVar(&intent, "intent", "", "")
 	fs.Var(&params, "param", "")
-	fs.StringVar(&key, "key", "", "")
-	fs.StringVar(&key, "k", "", "")
+	keyFlag(fs, &key)
 	fs.BoolVar(&noPoP, "no-pop", false, "")
 	fs.StringVar(&tokenOut, "token-out", "", "")
 	fs.DurationVar(&timeout, "timeout", defaultRemoteTimeout, "")
 	fs.BoolVar(&asJSON, "json", false, "")
-	pos, err := parseFlags(fs, args)
-	if err != nil {
-		return err
-	}
-	if err := noArgs("authorize", pos); err != nil {
+	if err := parseNoArgs(fs, args); err != nil {
 		return err
 	}
 	if err := need("authorize", map[string]string{"chain": chainPath, "intent": intent, "key": key}); err != nil {
@@ -204,15 +199,10 @@ func cmdRevoke(e *env, args []string) error {
 	fs.StringVar(&token, "admin-token", "", "")
 	fs.StringVar(&chainPath, "chain", "", "")
 	fs.IntVar(&index, "index", -1, "")
-	fs.StringVar(&key, "key", "", "")
-	fs.StringVar(&key, "k", "", "")
+	keyFlag(fs, &key)
 	fs.StringVar(&reason, "reason", "", "")
 	fs.DurationVar(&timeout, "timeout", defaultRemoteTimeout, "")
-	pos, err := parseFlags(fs, args)
-	if err != nil {
-		return err
-	}
-	if err := noArgs("revoke", pos); err != nil {
+	if err := parseNoArgs(fs, args); err != nil {
 		return err
 	}
 	if len(reason) > a1.MaxRevocationReasonLen {
@@ -281,11 +271,7 @@ func cmdMigrate(e *env, args []string) error {
 	var timeout time.Duration
 	fs.StringVar(&url, "pg-url", "", "")
 	fs.DurationVar(&timeout, "timeout", defaultRemoteTimeout, "")
-	pos, err := parseFlags(fs, args)
-	if err != nil {
-		return err
-	}
-	if err := noArgs("migrate", pos); err != nil {
+	if err := parseNoArgs(fs, args); err != nil {
 		return err
 	}
 	for _, v := range []string{"A1_PG_URL", "DATABASE_URL"} {

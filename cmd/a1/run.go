@@ -291,3 +291,56 @@ func noArgs(cmd string, pos []string) error {
 	}
 	return nil
 }
+
+// parseNoArgs parses the flags of a command that takes no positional
+// argument.
+func parseNoArgs(fs *flag.FlagSet, args []string) error {
+	pos, err := parseFlags(fs, args)
+	if err != nil {
+		return err
+	}
+	return noArgs(fs.Name(), pos)
+}
+
+// parsePathArg parses the flags of a command whose FILE is given either by
+// a flag (path) or as its one positional argument.
+func parsePathArg(fs *flag.FlagSet, args []string, path *string) error {
+	pos, err := parseFlags(fs, args)
+	if err != nil {
+		return err
+	}
+	if len(pos) == 1 && *path == "" {
+		*path, pos = pos[0], nil
+	}
+	return noArgs(fs.Name(), pos)
+}
+
+// parseInspectArgs parses the arguments of an inspect command: exactly one
+// FILE, --json and --now. It returns the file, --json and the time to
+// inspect at.
+func parseInspectArgs(e *env, cmd string, args []string) (path string, asJSON bool, now uint64, err error) {
+	fs := flagSet(cmd)
+	var unix int64
+	fs.BoolVar(&asJSON, "json", false, "")
+	fs.Int64Var(&unix, "now", 0, "")
+	pos, err := parseFlags(fs, args)
+	if err != nil {
+		return "", false, 0, err
+	}
+	if len(pos) != 1 {
+		return "", false, 0, usagef(fmt.Sprintf("run `a1 help %s`", cmd), "%s: exactly one FILE is required", cmd)
+	}
+	return pos[0], asJSON, e.unixNow(unix), nil
+}
+
+// keyFlag registers --key and its short form -k.
+func keyFlag(fs *flag.FlagSet, key *string) {
+	fs.StringVar(key, "key", "", "")
+	fs.StringVar(key, "k", "", "")
+}
+
+// outFlag registers --out and its short form -o, both defaulting to def.
+func outFlag(fs *flag.FlagSet, out *string, def string) {
+	fs.StringVar(out, "out", def, "")
+	fs.StringVar(out, "o", def, "")
+}

@@ -71,11 +71,7 @@ func cmdVerify(e *env, args []string) error {
 	fs.Var(&revoked, "revoked", "")
 	fs.StringVar(&proofPath, "merkle-proof", "", "")
 	fs.StringVar(&nonceMode, "nonce-mode", "terminal", "")
-	pos, err := parseFlags(fs, args)
-	if err != nil {
-		return err
-	}
-	if err := noArgs("verify", pos); err != nil {
+	if err := parseNoArgs(fs, args); err != nil {
 		return err
 	}
 	if err := need("verify", map[string]string{"chain": chainPath, "intent": intent, "executor": executor}); err != nil {
