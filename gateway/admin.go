@@ -65,6 +65,26 @@ func (s *Server) adminDone(w http.ResponseWriter, r *http.Request, action, subje
 	return true
 }
 
+// decodeAdmin decodes the body of an admin request into v. On failure it
+// records the action's outcome, writes the error and returns false.
+func (s *Server) decodeAdmin(w http.ResponseWriter, r *http.Request, action string, v any) bool {
+	if e := decodeJSON(w, r, s.cfg.MaxBodyBytes, v); e != nil {
+		s.adminDone(w, r, action, "", e)
+		return false
+	}
+	return true
+}
+
+// adminIssued counts and records the issuance of c and returns its
+// fingerprint hex.
+func (s *Server) adminIssued(w http.ResponseWriter, r *http.Request, action string, c *a1.Cert) string {
+	fp := c.Fingerprint()
+	fpHex := hex.EncodeToString(fp[:])
+	s.metrics.issued.Inc()
+	s.adminDone(w, r, action, fpHex, nil)
+	return fpHex
+}
+
 type intentJSON struct {
 	Name   string            `json:"name"`
 	Params map[string]string `json:"params"`
@@ -146,8 +166,7 @@ func compactJSON(raw json.RawMessage) string {
 func (s *Server) handleCertIssue(w http.ResponseWriter, r *http.Request) {
 	const action = "cert.issue"
 	var req certIssueRequest
-	if e := decodeJSON(w, r, s.cfg.MaxBodyBytes, &req); e != nil {
-		s.adminDone(w, r, action, "", e)
+	if !s.decodeAdmin(w, r, action, &req) {
 		return
 	}
 	cert, e := s.issueCert(&req)
@@ -155,10 +174,8 @@ func (s *Server) handleCertIssue(w http.ResponseWriter, r *http.Request) {
 		s.adminDone(w, r, action, req.DelegatePKHex, e)
 		return
 	}
-	fp := cert.Fingerprint()
-	s.metrics.issued.Inc()
-	s.adminDone(w, r, action, hex.EncodeToString(fp[:]), nil)
-	writeJSON(w, http.StatusCreated, certIssueResponse{Cert: cert, FingerprintHex: hex.EncodeToString(fp[:]),
+	fp := s.adminIssued(w, r, action, cert)
+	writeJSON(w, http.StatusCreated, certIssueResponse{Cert: cert, FingerprintHex: fp,
 		ScopeRootHex: hex.EncodeToString(cert.ScopeRoot[:]), Chain: a1.NewChain(s.pub, cert.ScopeRoot, cert)})
 }
 
@@ -256,8 +273,7 @@ type passportResponse struct {
 func (s *Server) handlePassportIssue(w http.ResponseWriter, r *http.Request) {
 	const action = "passport.issue"
 	var req passportIssueRequest
-	if e := decodeJSON(w, r, s.cfg.MaxBodyBytes, &req); e != nil {
-		s.adminDone(w, r, action, "", e)
+	if !s.decodeAdmin(w, r, action, &req) {
 		return
 	}
 	ttl, e := s.ttlOf(req.TTLSeconds)
@@ -279,10 +295,8 @@ func (s *Server) handlePassportIssue(w http.ResponseWriter, r *http.Request) {
 		s.adminDone(w, r, action, req.Namespace, err)
 		return
 	}
-	fp := p.Cert.Fingerprint()
-	s.metrics.issued.Inc()
-	s.adminDone(w, r, action, hex.EncodeToString(fp[:]), nil)
-	writeJSON(w, http.StatusCreated, passportResponse{Passport: file, FingerprintHex: hex.EncodeToString(fp[:]), HolderPKHex: s.pub.Hex()})
+	fp := s.adminIssued(w, r, action, p.Cert)
+	writeJSON(w, http.StatusCreated, passportResponse{Passport: file, FingerprintHex: fp, HolderPKHex: s.pub.Hex()})
 }
 
 type passportSubRequest struct {
@@ -296,8 +310,7 @@ type passportSubRequest struct {
 func (s *Server) handlePassportSub(w http.ResponseWriter, r *http.Request) {
 	const action = "passport.sub"
 	var req passportSubRequest
-	if e := decodeJSON(w, r, s.cfg.MaxBodyBytes, &req); e != nil {
-		s.adminDone(w, r, action, "", e)
+	if !s.decodeAdmin(w, r, action, &req) {
 		return
 	}
 	cert, chain, e := s.issueSub(&req)
@@ -305,10 +318,8 @@ func (s *Server) handlePassportSub(w http.ResponseWriter, r *http.Request) {
 		s.adminDone(w, r, action, req.DelegatePKHex, e)
 		return
 	}
-	fp := cert.Fingerprint()
-	s.metrics.issued.Inc()
-	s.adminDone(w, r, action, hex.EncodeToString(fp[:]), nil)
-	writeJSON(w, http.StatusCreated, certIssueResponse{Cert: cert, FingerprintHex: hex.EncodeToString(fp[:]),
+	fp := s.adminIssued(w, r, action, cert)
+	writeJSON(w, http.StatusCreated, certIssueResponse{Cert: cert, FingerprintHex: fp,
 		ScopeRootHex: hex.EncodeToString(cert.ScopeRoot[:]), Chain: chain})
 }
 
@@ -432,8 +443,7 @@ func parseFingerprint(h string) ([32]byte, *apiError) {
 func (s *Server) handleRevoke(w http.ResponseWriter, r *http.Request) {
 	const action = "cert.revoke"
 	var req revokeRequest
-	if e := decodeJSON(w, r, s.cfg.MaxBodyBytes, &req); e != nil {
-		s.adminDone(w, r, action, "", e)
+	if !s.decodeAdmin(w, r, action, &req) {
 		return
 	}
 	rev, e := s.revocationOf(r, &req, time.Now())
@@ -441,15 +451,26 @@ func (s *Server) handleRevoke(w http.ResponseWriter, r *http.Request) {
 		s.adminDone(w, r, action, req.FingerprintHex, e)
 		return
 	}
-	ctx, cancel := context.WithTimeout(r.Context(), s.cfg.StorageTimeout)
-	n, err := s.st.Revoke(ctx, s.cfg.Tenant, []store.Revocation{rev})
-	cancel()
 	fp := hex.EncodeToString(rev.Fingerprint[:])
-	if s.adminDone(w, r, action, fp, err) {
+	n, ok := s.storeRevocations(w, r, action, fp, []store.Revocation{rev})
+	if !ok {
 		return
 	}
-	s.metrics.revocations.Add(float64(n))
 	writeJSON(w, http.StatusOK, revokeResponse{Revoked: fp, FingerprintHex: fp, NewlyRevoked: n > 0})
+}
+
+// storeRevocations stores revs under the storage timeout and records the
+// action's outcome (subject names what was revoked). It returns how many
+// were newly revoked, or false when it wrote an error.
+func (s *Server) storeRevocations(w http.ResponseWriter, r *http.Request, action, subject string, revs []store.Revocation) (int, bool) {
+	ctx, cancel := context.WithTimeout(r.Context(), s.cfg.StorageTimeout)
+	n, err := s.st.Revoke(ctx, s.cfg.Tenant, revs)
+	cancel()
+	if s.adminDone(w, r, action, subject, err) {
+		return 0, false
+	}
+	s.metrics.revocations.Add(float64(n))
+	return n, true
 }
 
 type revokeBatchRequest struct {
@@ -470,8 +491,7 @@ type revokeBatchResponse struct {
 func (s *Server) handleRevokeBatch(w http.ResponseWriter, r *http.Request) {
 	const action = "cert.revoke-batch"
 	var req revokeBatchRequest
-	if e := decodeJSON(w, r, s.cfg.MaxBodyBytes, &req); e != nil {
-		s.adminDone(w, r, action, "", e)
+	if !s.decodeAdmin(w, r, action, &req) {
 		return
 	}
 	now := time.Now()
@@ -520,13 +540,10 @@ func (s *Server) handleRevokeBatch(w http.ResponseWriter, r *http.Request) {
 			revs = append(revs, rev)
 		}
 	}
-	ctx, cancel := context.WithTimeout(r.Context(), s.cfg.StorageTimeout)
-	n, err := s.st.Revoke(ctx, s.cfg.Tenant, revs)
-	cancel()
-	if s.adminDone(w, r, action, strconv.Itoa(len(revs))+" fingerprints", err) {
+	n, ok := s.storeRevocations(w, r, action, strconv.Itoa(len(revs))+" fingerprints", revs)
+	if !ok {
 		return
 	}
-	s.metrics.revocations.Add(float64(n))
 	writeJSON(w, http.StatusOK, revokeBatchResponse{RevokedCount: n, Total: len(revs), Failed: []string{}})
 }
 
@@ -599,11 +616,23 @@ type addRootRequest struct {
 	Label        string `json:"label"`
 }
 
+// refreshRoots runs change (when non-nil) against the registered roots,
+// then reloads the trust anchors, both under one storage timeout.
+func (s *Server) refreshRoots(r *http.Request, change func(context.Context) error) error {
+	ctx, cancel := context.WithTimeout(r.Context(), s.cfg.StorageTimeout)
+	defer cancel()
+	if change != nil {
+		if err := change(ctx); err != nil {
+			return err
+		}
+	}
+	return s.roots.refresh(ctx, s.st, s.cfg.Tenant)
+}
+
 func (s *Server) handleAddRoot(w http.ResponseWriter, r *http.Request) {
 	const action = "roots.add"
 	var req addRootRequest
-	if e := decodeJSON(w, r, s.cfg.MaxBodyBytes, &req); e != nil {
-		s.adminDone(w, r, action, "", e)
+	if !s.decodeAdmin(w, r, action, &req) {
 		return
 	}
 	pk, e := parseExecutorField("public_key_hex", strings.ToLower(req.PublicKeyHex))
@@ -615,12 +644,9 @@ func (s *Server) handleAddRoot(w http.ResponseWriter, r *http.Request) {
 		s.adminDone(w, r, action, pk.Hex(), badRequest("label longer than %d bytes", store.MaxTextLen))
 		return
 	}
-	ctx, cancel := context.WithTimeout(r.Context(), s.cfg.StorageTimeout)
-	err := s.st.AddRoot(ctx, s.cfg.Tenant, store.Root{PublicKey: pk, Label: req.Label, AddedBy: "admin", AddedAt: time.Now()})
-	if err == nil {
-		err = s.roots.refresh(ctx, s.st, s.cfg.Tenant)
-	}
-	cancel()
+	err := s.refreshRoots(r, func(ctx context.Context) error {
+		return s.st.AddRoot(ctx, s.cfg.Tenant, store.Root{PublicKey: pk, Label: req.Label, AddedBy: "admin", AddedAt: time.Now()})
+	})
 	if s.adminDone(w, r, action, pk.Hex(), err) {
 		return
 	}
@@ -634,23 +660,19 @@ func (s *Server) handleRemoveRoot(w http.ResponseWriter, r *http.Request) {
 		s.adminDone(w, r, action, "", e)
 		return
 	}
-	ctx, cancel := context.WithTimeout(r.Context(), s.cfg.StorageTimeout)
-	ok, err := s.st.RemoveRoot(ctx, s.cfg.Tenant, pk)
-	if err == nil {
-		err = s.roots.refresh(ctx, s.st, s.cfg.Tenant)
-	}
-	cancel()
+	var removed bool
+	err := s.refreshRoots(r, func(ctx context.Context) (err error) {
+		removed, err = s.st.RemoveRoot(ctx, s.cfg.Tenant, pk)
+		return err
+	})
 	if s.adminDone(w, r, action, a1.PublicKey(pk).Hex(), err) {
 		return
 	}
-	writeJSON(w, http.StatusOK, map[string]any{"public_key_hex": a1.PublicKey(pk).Hex(), "removed": ok})
+	writeJSON(w, http.StatusOK, map[string]any{"public_key_hex": a1.PublicKey(pk).Hex(), "removed": removed})
 }
 
 func (s *Server) handleListRoots(w http.ResponseWriter, r *http.Request) {
-	ctx, cancel := context.WithTimeout(r.Context(), s.cfg.StorageTimeout)
-	err := s.roots.refresh(ctx, s.st, s.cfg.Tenant)
-	cancel()
-	if s.adminDone(w, r, "roots.list", "", err) {
+	if s.adminDone(w, r, "roots.list", "", s.refreshRoots(r, nil)) {
 		return
 	}
 	writeJSON(w, http.StatusOK, map[string]any{"roots": s.roots.list()})
