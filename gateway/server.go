@@ -248,14 +248,60 @@ func (s *Server) openAudit(ctx context.Context, deps Deps) error {
 	if err != nil {
 		return cfgErr("A1_AUDIT_SINKS", err.Error(), "use a comma list such as stdout,file:/var/log/a1/audit.ndjson (docs/audit.md)")
 	}
-	em, err := audit.NewEmitter(audit.Config{Sinks: list, GatewayID: "",
+	// Checkpoints are signed with the receipt key: it is always local (a
+	// remote KMS signer gets a separate local receipt key), so sealing a
+	// checkpoint never calls a KMS, and its public key is published in
+	// /.well-known/a1-configuration for third-party verification.
+	em, err := audit.NewEmitter(audit.Config{Sinks: list, GatewayID: s.gatewayID,
+		Signer: s.receiptKey, KeyID: "receipt:" + s.receiptPub.Hex(),
 		CheckpointEvery: acfg.CheckpointEvery, CheckpointInterval: acfg.CheckpointInterval,
 		ErrorLog: func(err error) { s.log.Warn("audit error", "err", err) }})
 	if err != nil {
 		return err
 	}
 	s.emitter = em
+	s.emitKeyEvents()
 	return nil
+}
+
+// emitKeyEvents records the keys this process starts with, one "key.rotate"
+// admin event each (docs/audit.md §2): every start is a key rotation as far
+// as an auditor can tell, so the trail shows which keys signed what from here
+// on. Subjects name public keys and key ids only; a MAC key is named by
+// macKeyID, never by its value.
+func (s *Server) emitKeyEvents() {
+	ephemeral := func(which string) string {
+		for _, e := range s.ephemeral {
+			if e == which {
+				return " ephemeral=true"
+			}
+		}
+		return ""
+	}
+	subjects := []string{
+		"role=signing key_id=" + s.signer.KeyID() + " public_key=" + s.pub.Hex() + ephemeral("signing"),
+		"role=receipt public_key=" + s.receiptPub.Hex() + ephemeral("receipt"),
+	}
+	for i, k := range s.macKeys {
+		role, eph := "mac", ephemeral("mac")
+		if i > 0 {
+			role, eph = "mac-previous", ""
+		}
+		subjects = append(subjects, "role="+role+" key_id="+macKeyID(k)+eph)
+	}
+	for _, sub := range subjects {
+		s.emitter.Emit(audit.Event{Kind: audit.KindAdmin, Action: "key.rotate", Decision: audit.DecisionAllow,
+			Actor: "system", Subject: sub, Tenant: s.cfg.Tenant})
+	}
+}
+
+// macKeyID names a MAC key in audit events and logs: the first 8 bytes of a
+// domain-separated SHA-256 of the key, which identifies it without revealing it.
+func macKeyID(k [32]byte) string {
+	h := sha256.New()
+	h.Write([]byte("a1-go::mac-key-id::v1"))
+	h.Write(k[:])
+	return hex.EncodeToString(h.Sum(nil)[:8])
 }
 
 // readinessLoop applies migrations (when A1_MIGRATE) and checks the schema

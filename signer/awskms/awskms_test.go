@@ -15,6 +15,7 @@ import (
 
 	"github.com/a1-go/a1/signer"
 	"github.com/a1-go/a1/signer/awskms"
+	"github.com/a1-go/a1/signer/awskms/awskmstest"
 	"github.com/a1-go/a1/signer/signertest"
 )
 
@@ -36,9 +37,9 @@ func open(t *testing.T, srv string, c awskms.Config) (*awskms.Signer, error) {
 }
 
 func TestContract(t *testing.T) {
-	_, srv := newFake(t)
+	f := awskmstest.New(t)
 	signertest.Run(t, func(t *testing.T) signer.Signer {
-		s, err := open(t, srv.URL, testConfig())
+		s, err := open(t, f.URL, testConfig())
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -47,47 +48,47 @@ func TestContract(t *testing.T) {
 }
 
 func TestOpenThroughSignerOpen(t *testing.T) {
-	f, srv := newFake(t)
+	f := awskmstest.New(t)
 	t.Setenv("AWS_ACCESS_KEY_ID", "AKIDEXAMPLE")
 	t.Setenv("AWS_SECRET_ACCESS_KEY", "secret-key-never-logged")
 	t.Setenv("AWS_CONFIG_FILE", "/nonexistent")
 	t.Setenv("AWS_SHARED_CREDENTIALS_FILE", "/nonexistent")
-	s, err := signer.Open(context.Background(), "awskms:"+fakeARN+"?endpoint="+url.QueryEscape(srv.URL))
+	s, err := signer.Open(context.Background(), "awskms:"+awskmstest.ARN+"?endpoint="+url.QueryEscape(f.URL))
 	if err != nil {
 		t.Fatal(err)
 	}
-	if got, want := s.KeyID(), "awskms:"+fakeARN; got != want {
+	if got, want := s.KeyID(), "awskms:"+awskmstest.ARN; got != want {
 		t.Fatalf("KeyID %q, want %q", got, want)
 	}
-	if !f.priv.Public().(ed25519.PublicKey).Equal(s.Public()) {
+	if !f.Public().Equal(s.Public()) {
 		t.Fatal("public key differs from the KMS key")
 	}
 	msg := []byte("through signer.Open")
 	sig, err := s.Sign(nil, msg, crypto.Hash(0))
-	if err != nil || !ed25519.Verify(f.priv.Public().(ed25519.PublicKey), msg, sig) {
+	if err != nil || !ed25519.Verify(f.Public(), msg, sig) {
 		t.Fatalf("Sign: %v", err)
 	}
-	if f.count("Sign") != 1 || f.count("GetPublicKey") != 1 {
-		t.Fatalf("calls %v", f.calls)
+	if f.Calls("Sign") != 1 || f.Calls("GetPublicKey") != 1 {
+		t.Fatalf("calls %v", f.AllCalls())
 	}
 }
 
 func TestWrongKeySpec(t *testing.T) {
-	f, srv := newFake(t)
-	f.keySpec = "ECC_NIST_P256"
-	_, err := open(t, srv.URL, testConfig())
+	f := awskmstest.New(t)
+	f.SetKeySpec("ECC_NIST_P256")
+	_, err := open(t, f.URL, testConfig())
 	if !errors.Is(err, signer.ErrUnsupportedKey) || !strings.Contains(err.Error(), "ECC_NIST_P256") {
 		t.Fatalf("Open = %v, want ErrUnsupportedKey naming the key spec", err)
 	}
 }
 
 func TestBadSignatureRejected(t *testing.T) {
-	f, srv := newFake(t)
-	s, err := open(t, srv.URL, testConfig())
+	f := awskmstest.New(t)
+	s, err := open(t, f.URL, testConfig())
 	if err != nil {
 		t.Fatal(err)
 	}
-	f.badSig = true
+	f.SetBadSignature(true)
 	sig, err := s.Sign(nil, []byte("cert"), crypto.Hash(0))
 	if !errors.Is(err, signer.ErrBadSignature) || sig != nil {
 		t.Fatalf("Sign = %x, %v; want ErrBadSignature", sig, err)
@@ -107,17 +108,17 @@ func TestRetries(t *testing.T) {
 		{"4xx not retried", []string{"400"}, 1, true},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			f, srv := newFake(t)
-			s, err := open(t, srv.URL, testConfig())
+			f := awskmstest.New(t)
+			s, err := open(t, f.URL, testConfig())
 			if err != nil {
 				t.Fatal(err)
 			}
-			f.fail(tc.failures...)
+			f.Fail(tc.failures...)
 			_, err = s.Sign(nil, []byte("m"), crypto.Hash(0))
 			if (err != nil) != tc.wantErr {
 				t.Fatalf("Sign error = %v, want error %v", err, tc.wantErr)
 			}
-			if got := f.count("Sign"); got != tc.wantCalls {
+			if got := f.Calls("Sign"); got != tc.wantCalls {
 				t.Fatalf("%d Sign calls, want %d", got, tc.wantCalls)
 			}
 			if err != nil && strings.Contains(err.Error(), "secret-key-never-logged") {
@@ -128,22 +129,22 @@ func TestRetries(t *testing.T) {
 }
 
 func TestOpenRetriesAndTimeout(t *testing.T) {
-	f, srv := newFake(t)
-	f.fail("500")
-	if _, err := open(t, srv.URL, testConfig()); err != nil {
+	f := awskmstest.New(t)
+	f.Fail("500")
+	if _, err := open(t, f.URL, testConfig()); err != nil {
 		t.Fatalf("Open after one 500: %v", err)
 	}
-	if got := f.count("GetPublicKey"); got != 2 {
+	if got := f.Calls("GetPublicKey"); got != 2 {
 		t.Fatalf("%d GetPublicKey calls, want 2", got)
 	}
 
 	c := testConfig()
 	c.Timeout = 50 * time.Millisecond
-	s, err := open(t, srv.URL, c)
+	s, err := open(t, f.URL, c)
 	if err != nil {
 		t.Fatal(err)
 	}
-	f.fail("hang")
+	f.Fail("hang")
 	if _, err := s.Sign(nil, []byte("m"), crypto.Hash(0)); !errors.Is(err, context.DeadlineExceeded) {
 		t.Fatalf("Sign against a hung KMS = %v, want DeadlineExceeded", err)
 	}
@@ -155,9 +156,9 @@ func TestParseURI(t *testing.T) {
 		want    awskms.Ref
 		wantErr bool
 	}{
-		{in: fakeARN, want: awskms.Ref{KeyID: fakeARN, Region: "eu-west-1"}},
+		{in: awskmstest.ARN, want: awskms.Ref{KeyID: awskmstest.ARN, Region: "eu-west-1"}},
 		{in: "alias/a1?region=us-east-1&profile=prod", want: awskms.Ref{KeyID: "alias/a1", Region: "us-east-1", Profile: "prod"}},
-		{in: fakeARN + "?region=us-east-2", want: awskms.Ref{KeyID: fakeARN, Region: "us-east-2"}},
+		{in: awskmstest.ARN + "?region=us-east-2", want: awskms.Ref{KeyID: awskmstest.ARN, Region: "us-east-2"}},
 		{in: "1234abcd?endpoint=https%3A%2F%2Fkms.example.internal", want: awskms.Ref{KeyID: "1234abcd", Endpoint: "https://kms.example.internal"}},
 		{in: "", wantErr: true},
 		{in: "?region=x", wantErr: true},
