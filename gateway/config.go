@@ -163,7 +163,7 @@ var settings = []setting{
 	{env: "A1_READ_TIMEOUT", flag: "read-timeout", def: DefaultReadTO.String(), help: "HTTP read timeout"},
 	{env: "A1_WRITE_TIMEOUT", flag: "write-timeout", def: DefaultWriteTO.String(), help: "HTTP write timeout"},
 	{env: "A1_IDLE_TIMEOUT", flag: "idle-timeout", def: DefaultIdleTO.String(), help: "HTTP keep-alive idle timeout"},
-	{env: "A1_SHUTDOWN_TIMEOUT", flag: "shutdown-timeout", def: DefaultShutdownTO.String(), help: "graceful shutdown drain limit"},
+	{env: "A1_SHUTDOWN_TIMEOUT", flag: "shutdown-timeout", def: DefaultShutdownTO.String(), help: "graceful shutdown: drain limit, then audit flush limit"},
 	{env: "A1_STORAGE_TIMEOUT", flag: "storage-timeout", def: DefaultStorageTO.String(), help: "bound of one storage call"},
 	{env: "A1_ROOTS_REFRESH", flag: "roots-refresh", def: DefaultRootsRefresh.String(), help: "how often registered roots are re-read from the store"},
 }

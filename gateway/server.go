@@ -128,6 +128,10 @@ func NewServer(ctx context.Context, cfg *Config, deps Deps) (*Server, error) {
 	return s, nil
 }
 
+// defaultAuditFlush bounds the audit flush at shutdown when
+// A1_SHUTDOWN_TIMEOUT is zero.
+const defaultAuditFlush = 10 * time.Second
+
 // sigCacheSize is the verified-signature cache of the verifier.
 const sigCacheSize = 1 << 16
 
@@ -349,7 +353,14 @@ func (s *Server) Close() error {
 	}
 	var errs []error
 	if s.emitter != nil {
-		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		// The flush gets its own A1_SHUTDOWN_TIMEOUT after the drain: a
+		// dead SIEM costs at most that, and its undelivered events are
+		// counted as dropped.
+		d := s.cfg.ShutdownTimeout
+		if d <= 0 {
+			d = defaultAuditFlush
+		}
+		ctx, cancel := context.WithTimeout(context.Background(), d)
 		if err := s.emitter.Close(ctx); err != nil && !errors.Is(err, audit.ErrEmitterClosed) {
 			errs = append(errs, err)
 		}
