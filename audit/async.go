@@ -82,16 +82,29 @@ func (o *AsyncOptions) defaults() {
 
 // Async is a Sink that queues records and delivers them in batches from one
 // goroutine through a Sender.
+//
+// The queue is a fixed ring guarded by a mutex rather than a channel, so
+// that Submit does not wake the delivery goroutine for every record: it
+// signals only when a record arrives while no flush timer is armed (so that
+// one is armed) and when the queue reaches a full batch. Anything else waits
+// for the timer, as a partial batch always did.
 type Async struct {
 	opts    AsyncOptions
 	sender  Sender
 	encoder Encoder
 	c       *sinkCounters
-	queue   chan Record
+	// wakeAt is the queue length at which Submit wakes the goroutine: a
+	// full batch, or the whole queue when that is smaller.
+	wakeAt int
 
-	mu     sync.RWMutex // guards closed against Submit
+	mu     sync.Mutex // guards ring, head, n, armed and closed
+	ring   []Record   // the queue, fixed length opts.QueueSize
+	head   int        // index of the oldest queued record
+	n      int        // number of queued records
+	armed  bool       // a wake-up arming the flush timer was sent
 	closed bool
 
+	wake      chan struct{} // capacity 1: a pending wake-up
 	stop      chan struct{} // closed by Close: drain and exit
 	runCtx    context.Context
 	cancelRun context.CancelFunc // aborts retries when Close's ctx ends
@@ -103,39 +116,84 @@ type Async struct {
 
 // NewAsync starts an asynchronous sink delivering through s.
 func NewAsync(s Sender, opts AsyncOptions) *Async {
+	a := newAsync(s, opts)
+	go a.run()
+	return a
+}
+
+// newAsync builds the sink without starting its goroutine.
+func newAsync(s Sender, opts AsyncOptions) *Async {
 	opts.defaults()
 	a := &Async{
 		opts:   opts,
 		sender: s,
 		c:      opts.Metrics.forSink(opts.Name),
-		queue:  make(chan Record, opts.QueueSize),
+		wakeAt: min(opts.MaxBatch, opts.QueueSize),
+		ring:   make([]Record, opts.QueueSize),
+		wake:   make(chan struct{}, 1),
 		stop:   make(chan struct{}),
 		done:   make(chan struct{}),
 		wait:   sleepCtx,
 	}
 	a.encoder, _ = s.(Encoder)
 	a.runCtx, a.cancelRun = context.WithCancel(context.Background())
-	go a.run()
 	return a
 }
 
 // Submit queues r without blocking. It returns false, counting the drop,
 // when the queue is full or the sink is closed.
 func (a *Async) Submit(r Record) bool {
-	a.mu.RLock()
-	defer a.mu.RUnlock()
+	a.mu.Lock()
 	if a.closed {
+		a.mu.Unlock()
 		a.c.dropped[DropClosed].Inc()
 		return false
 	}
-	select {
-	case a.queue <- r:
-		a.c.queued.Inc()
-		return true
-	default:
+	if a.n == len(a.ring) {
+		a.mu.Unlock()
 		a.c.dropped[DropQueueFull].Inc()
 		return false
 	}
+	i := a.head + a.n
+	if i >= len(a.ring) {
+		i -= len(a.ring)
+	}
+	a.ring[i] = r
+	a.n++
+	signal := !a.armed || a.n == a.wakeAt
+	a.armed = true
+	a.mu.Unlock()
+	a.c.queued.Inc()
+	if signal {
+		select {
+		case a.wake <- struct{}{}:
+		default: // a wake-up is already pending
+		}
+	}
+	return true
+}
+
+// take moves up to max queued records, oldest first, into dst (emptied
+// first) and returns it with the number of records still queued. With
+// disarm set, emptying the queue makes the next Submit signal again.
+func (a *Async) take(dst []Record, max int, disarm bool) ([]Record, int) {
+	dst = dst[:0]
+	a.mu.Lock()
+	k := min(max, a.n)
+	for range k {
+		dst = append(dst, a.ring[a.head])
+		a.ring[a.head] = Record{}
+		if a.head++; a.head == len(a.ring) {
+			a.head = 0
+		}
+	}
+	a.n -= k
+	left := a.n
+	if left == 0 && disarm {
+		a.armed = false
+	}
+	a.mu.Unlock()
+	return dst, left
 }
 
 // Close stops accepting records, delivers what is queued and waits for the
@@ -172,30 +230,46 @@ type batcher struct {
 	bytes   int
 }
 
+// run is the delivery goroutine. A wake-up arms the flush timer (when it is
+// not running) and moves every full batch out of the queue; the timer, and
+// Close, move everything and deliver the partial batch. A record therefore
+// waits at most about FlushInterval: the timer is armed no later than its
+// arrival.
 func (a *Async) run() {
 	defer close(a.done)
 	var b batcher
+	work := make([]Record, 0, a.wakeAt)
 	timer := time.NewTimer(time.Hour)
 	timer.Stop()
+	timerOn := false
+	drain := func(all bool) {
+		for {
+			var left int
+			work, left = a.take(work, a.wakeAt, all)
+			for _, r := range work {
+				a.add(&b, r)
+			}
+			clear(work)
+			if left == 0 || (!all && left < a.wakeAt) {
+				return
+			}
+		}
+	}
 	for {
 		select {
-		case r := <-a.queue:
-			if a.add(&b, r) && len(b.entries) == 1 {
+		case <-a.wake:
+			if !timerOn {
 				timer.Reset(a.opts.FlushInterval)
+				timerOn = true
 			}
+			drain(false)
 		case <-timer.C:
+			timerOn = false
+			drain(true)
 			a.flush(&b)
 		case <-a.stop:
 			timer.Stop()
-		drain:
-			for {
-				select {
-				case r := <-a.queue:
-					a.add(&b, r)
-				default:
-					break drain
-				}
-			}
+			drain(true)
 			a.flush(&b)
 			return
 		}

@@ -15,11 +15,13 @@ func BenchmarkEmit(b *testing.B) {
 	ev := sample(1)
 	b.ReportAllocs()
 	b.ResetTimer()
+	cpu := processCPU()
 	for range b.N {
 		e.Emit(ev)
 	}
 	b.StopTimer()
 	_ = e.Close(context.Background())
+	reportCPU(b, cpu) // includes the delivery goroutine's work
 }
 
 func BenchmarkEmitParallel(b *testing.B) {
@@ -28,6 +30,7 @@ func BenchmarkEmitParallel(b *testing.B) {
 	ev := sample(1)
 	b.ReportAllocs()
 	b.ResetTimer()
+	cpu := processCPU()
 	b.RunParallel(func(pb *testing.PB) {
 		for pb.Next() {
 			e.Emit(ev)
@@ -35,6 +38,7 @@ func BenchmarkEmitParallel(b *testing.B) {
 	})
 	b.StopTimer()
 	_ = e.Close(context.Background())
+	reportCPU(b, cpu)
 }
 
 func BenchmarkVerify(b *testing.B) {

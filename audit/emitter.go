@@ -6,10 +6,15 @@ import (
 	"crypto/ed25519"
 	"crypto/rand"
 	"encoding/hex"
+	"encoding/json"
 	"errors"
 	"fmt"
+	"strconv"
 	"sync"
 	"time"
+	"unicode/utf8"
+
+	"github.com/zeebo/blake3"
 )
 
 // Config configures an Emitter.
@@ -51,7 +56,7 @@ type Emitter struct {
 	sinceCP int
 	closing bool // Close started: only the final checkpoint is sealed
 	closed  bool
-	buf     []byte // reused preimage buffer, guarded by mu
+	hasher  *blake3.Hasher // DK(DigestContext) state, reset per event, guarded by mu
 
 	cpReq chan struct{}
 	stop  chan struct{}
@@ -74,6 +79,7 @@ func NewEmitter(cfg Config) (*Emitter, error) {
 		sink:   Multi(cfg.Sinks...),
 		stream: newUUIDv7(cfg.Now().UnixMilli()),
 		head:   ZeroDigest,
+		hasher: digestHasher.Clone(),
 		cpReq:  make(chan struct{}, 1),
 		stop:   make(chan struct{}),
 	}
@@ -127,11 +133,20 @@ func (e *Emitter) emit(ev Event) Event {
 		}
 	}
 	ev.Stream = e.stream
-	unsealed, err := encodeUnsealed(&ev)
-	if err != nil { // unreachable for this struct; never lose the event silently
-		e.logErr(err)
-		ev.Seq, ev.Prev = 0, ""
-		return ev
+	// The line is built in one buffer: the unsealed members now, the
+	// chaining members and the digest under the lock.
+	ev.Seq, ev.Prev, ev.Digest = 0, ZeroDigest, ""
+	line := appendUnsealed(make([]byte, 0, lineCap(&ev)), &ev)
+	var unsealed []byte
+	if line == nil { // checkpoint events: encoding/json, then seal
+		cp := ev // a copy, so that ev itself does not escape to the heap
+		var err error
+		if unsealed, err = encodeUnsealed(&cp); err != nil { // unreachable for this struct; never lose the event silently
+			e.logErr(err)
+			ev.Seq, ev.Prev = 0, ""
+			return ev
+		}
+		line = make([]byte, 0, len(unsealed)+sealTailCap)
 	}
 
 	e.mu.Lock()
@@ -142,11 +157,28 @@ func (e *Emitter) emit(ev Event) Event {
 	}
 	e.seq++
 	ev.Seq, ev.Prev = e.seq, e.head
-	e.buf = seal(e.buf[:0], unsealed, ev.Seq, ev.Prev)
-	d := hashPreimage(e.buf)
-	e.head = hex.EncodeToString(d[:])
+	if unsealed != nil {
+		line = seal(line, unsealed, ev.Seq, ev.Prev)
+	} else {
+		line = append(line, `,"seq":`...)
+		line = strconv.AppendUint(line, ev.Seq, 10)
+		line = append(line, `,"prev":"`...)
+		line = append(line, ev.Prev...)
+		line = append(line, `"}`...)
+	}
+	// line is now the preimage; hash it with the emitter's hasher (guarded
+	// by mu) instead of cloning the 8 KiB derive-key state per event.
+	var d [32]byte
+	e.hasher.Reset()
+	e.hasher.Write(line)
+	e.hasher.Sum(d[:0])
+	var dh [64]byte
+	hex.Encode(dh[:], d[:])
+	e.head = string(dh[:])
 	ev.Digest = e.head
-	line := finish(e.buf, ev.Digest)
+	line = append(line[:len(line)-1], `,"digest":"`...)
+	line = append(line, ev.Digest...)
+	line = append(line, `"}`...)
 	sealed := ev
 	// Submit under the lock so every sink queues events in seq order;
 	// Submit never blocks.
@@ -255,4 +287,87 @@ func (e *Emitter) logErr(err error) {
 	if e.cfg.ErrorLog != nil {
 		e.cfg.ErrorLog(err)
 	}
+}
+
+// sealTailCap bounds what sealing appends to the unsealed members:
+// `,"seq":` (20 digits) `,"prev":"` (64) `"}`, then `,"digest":"` (64) `"}`.
+const sealTailCap = len(`,"seq":`) + 20 + len(`,"prev":"`) + 64 + len(`"}`) + digestSuffixLen
+
+// lineCap is the capacity that holds the whole line of a typical event
+// (strings without escapes), so that it is built without re-allocation.
+func lineCap(ev *Event) int {
+	n := 320 + sealTailCap // member names, numbers, quotes
+	for _, s := range [...]string{ev.ID, ev.Time, ev.Kind, ev.Action, ev.Decision, ev.ErrorCode,
+		ev.ChainFingerprint, ev.Principal, ev.Executor, ev.Intent, ev.IntentHash, ev.Namespace,
+		ev.Tenant, ev.RequestID, ev.ClientIP, ev.GatewayID, ev.Actor, ev.Subject, ev.Stream} {
+		n += len(s)
+	}
+	return n
+}
+
+// appendUnsealed appends the JSON encoding of ev up to, not including, its
+// `,"seq":` member: byte for byte what encoding/json writes for Event (same
+// member order, same omitempty rules, same string escaping; the tests
+// compare the two on every field). It returns nil for checkpoint events,
+// which take the encoding/json path.
+func appendUnsealed(b []byte, ev *Event) []byte {
+	if ev.Checkpoint != nil {
+		return nil
+	}
+	b = append(b, `{"v":`...)
+	b = strconv.AppendInt(b, int64(ev.V), 10)
+	b = appendMember(b, `,"id":`, ev.ID)
+	b = appendMember(b, `,"time":`, ev.Time)
+	b = appendMember(b, `,"kind":`, ev.Kind)
+	b = appendMember(b, `,"action":`, ev.Action)
+	b = appendMember(b, `,"decision":`, ev.Decision)
+	b = appendOptional(b, `,"error_code":`, ev.ErrorCode)
+	if ev.Hop != nil {
+		b = append(b, `,"hop":`...)
+		b = strconv.AppendInt(b, int64(*ev.Hop), 10)
+	}
+	b = appendOptional(b, `,"chain_fingerprint":`, ev.ChainFingerprint)
+	b = appendOptional(b, `,"principal":`, ev.Principal)
+	b = appendOptional(b, `,"executor":`, ev.Executor)
+	b = appendOptional(b, `,"intent":`, ev.Intent)
+	b = appendOptional(b, `,"intent_hash":`, ev.IntentHash)
+	b = appendOptional(b, `,"namespace":`, ev.Namespace)
+	b = appendOptional(b, `,"tenant":`, ev.Tenant)
+	b = appendOptional(b, `,"request_id":`, ev.RequestID)
+	b = appendOptional(b, `,"client_ip":`, ev.ClientIP)
+	b = appendOptional(b, `,"gateway_id":`, ev.GatewayID)
+	b = appendOptional(b, `,"actor":`, ev.Actor)
+	b = appendOptional(b, `,"subject":`, ev.Subject)
+	if ev.BatchSize != 0 {
+		b = append(b, `,"batch_size":`...)
+		b = strconv.AppendInt(b, int64(ev.BatchSize), 10)
+	}
+	if ev.LatencyUS != 0 {
+		b = append(b, `,"latency_us":`...)
+		b = strconv.AppendInt(b, ev.LatencyUS, 10)
+	}
+	return appendMember(b, `,"stream":`, ev.Stream)
+}
+
+func appendOptional(b []byte, name, s string) []byte {
+	if s == "" {
+		return b
+	}
+	return appendMember(b, name, s)
+}
+
+// appendMember appends name and s as a JSON string. Printable ASCII other
+// than the characters encoding/json escapes is copied as is; any other
+// string is encoded by encoding/json itself, so escaping never differs.
+func appendMember(b []byte, name, s string) []byte {
+	b = append(b, name...)
+	for i := 0; i < len(s); i++ {
+		if c := s[i]; c < 0x20 || c >= utf8.RuneSelf || c == '"' || c == '\\' || c == '<' || c == '>' || c == '&' {
+			q, _ := json.Marshal(s) // a string always encodes
+			return append(b, q...)
+		}
+	}
+	b = append(b, '"')
+	b = append(b, s...)
+	return append(b, '"')
 }
