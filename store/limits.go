@@ -147,6 +147,19 @@ func PageLimit(tenant string, p Page) (int, error) {
 	return p.Limit, nil
 }
 
+// CheckPage validates a page of a tenant's revocation list: it returns the
+// effective limit and, past the first page, the fingerprint the cursor
+// names (hasAfter).
+func CheckPage(tenant string, p Page) (limit int, after [32]byte, hasAfter bool, err error) {
+	if limit, err = PageLimit(tenant, p); err != nil {
+		return 0, after, false, err
+	}
+	if after, hasAfter, err = ParseCursor(p.Cursor); err != nil {
+		return 0, after, false, err
+	}
+	return limit, after, hasAfter, nil
+}
+
 // ParseCursor decodes a revocation-list cursor: the hex fingerprint of the
 // last item of the previous page, or "" for the first page. Every backend
 // lists revocations in ascending fingerprint byte order.

@@ -97,3 +97,22 @@ func TestPageLimit(t *testing.T) {
 		t.Fatalf("negative: %v", err)
 	}
 }
+
+func TestCheckPage(t *testing.T) {
+	fp := [32]byte{1, 2, 3}
+	limit, after, ok, err := store.CheckPage("acme", store.Page{Cursor: store.Cursor(fp), Limit: 7})
+	if err != nil || limit != 7 || !ok || after != fp {
+		t.Fatalf("cursor page: %d %x %v %v", limit, after, ok, err)
+	}
+	if limit, _, ok, err := store.CheckPage("acme", store.Page{}); err != nil || limit != store.DefaultPageLimit || ok {
+		t.Fatalf("first page: %d %v %v", limit, ok, err)
+	}
+	for _, p := range []store.Page{{Limit: store.MaxPageLimit + 1}, {Cursor: "zz"}} {
+		if _, _, _, err := store.CheckPage("acme", p); !errors.Is(err, store.ErrInvalid) {
+			t.Fatalf("%+v: %v", p, err)
+		}
+	}
+	if _, _, _, err := store.CheckPage("a{b}", store.Page{}); !errors.Is(err, store.ErrInvalid) {
+		t.Fatalf("bad tenant: %v", err)
+	}
+}

@@ -13,6 +13,7 @@ import (
 
 	"github.com/a1-go/a1/store"
 	"github.com/a1-go/a1/store/internal/gcra"
+	"github.com/a1-go/a1/store/internal/sweep"
 )
 
 // Defaults.
@@ -107,26 +108,8 @@ func Open(path string, o Options) (*Store, error) {
 	if every == 0 {
 		every = DefaultSweepInterval
 	}
-	if every < 0 {
-		close(s.done)
-	} else {
-		go s.sweeper(every)
-	}
+	sweep.Start(every, s.stop, s.done, s.Sweep)
 	return s, nil
-}
-
-func (s *Store) sweeper(every time.Duration) {
-	defer close(s.done)
-	t := time.NewTicker(every)
-	defer t.Stop()
-	for {
-		select {
-		case <-s.stop:
-			return
-		case <-t.C:
-			_, _ = s.Sweep(context.Background())
-		}
-	}
 }
 
 // Close stops the sweeper and closes the file. It is idempotent.
@@ -423,11 +406,7 @@ func (s *Store) RevocationStatus(ctx context.Context, tenant string, fp [32]byte
 // ListRevocations lists a tenant's revocations in ascending fingerprint
 // order.
 func (s *Store) ListRevocations(ctx context.Context, tenant string, p store.Page) ([]store.Revocation, string, error) {
-	limit, err := store.PageLimit(tenant, p)
-	if err != nil {
-		return nil, "", err
-	}
-	after, hasAfter, err := store.ParseCursor(p.Cursor)
+	limit, after, hasAfter, err := store.CheckPage(tenant, p)
 	if err != nil {
 		return nil, "", err
 	}

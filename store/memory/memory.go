@@ -12,6 +12,7 @@ import (
 
 	"github.com/a1-go/a1/store"
 	"github.com/a1-go/a1/store/internal/gcra"
+	"github.com/a1-go/a1/store/internal/sweep"
 )
 
 // Defaults.
@@ -112,26 +113,8 @@ func New(o Options) *Store {
 	if every == 0 {
 		every = DefaultSweepInterval
 	}
-	if every < 0 {
-		close(s.done)
-		return s
-	}
-	go s.sweeper(every)
+	sweep.Start(every, s.stop, s.done, s.Sweep)
 	return s
-}
-
-func (s *Store) sweeper(every time.Duration) {
-	defer close(s.done)
-	t := time.NewTicker(every)
-	defer t.Stop()
-	for {
-		select {
-		case <-s.stop:
-			return
-		case <-t.C:
-			_, _ = s.Sweep(context.Background())
-		}
-	}
 }
 
 // Sweep deletes expired nonces and reports how many it deleted. It holds
@@ -305,11 +288,7 @@ func (s *Store) RevocationStatus(_ context.Context, tenant string, fp [32]byte) 
 // order. It scans the tenant's revocations (an admin operation, not a hot
 // path).
 func (s *Store) ListRevocations(_ context.Context, tenant string, p store.Page) ([]store.Revocation, string, error) {
-	limit, err := store.PageLimit(tenant, p)
-	if err != nil {
-		return nil, "", err
-	}
-	after, hasAfter, err := store.ParseCursor(p.Cursor)
+	limit, after, hasAfter, err := store.CheckPage(tenant, p)
 	if err != nil {
 		return nil, "", err
 	}

@@ -13,6 +13,7 @@ import (
 
 	"github.com/a1-go/a1/store"
 	"github.com/a1-go/a1/store/internal/gcra"
+	"github.com/a1-go/a1/store/internal/sweep"
 )
 
 // Defaults.
@@ -151,7 +152,7 @@ func Open(ctx context.Context, cfg Config) (*Store, error) {
 	}
 	if cfg.SweepInterval > 0 {
 		s.done = make(chan struct{})
-		go s.sweeper(cfg.SweepInterval)
+		sweep.Start(cfg.SweepInterval, s.stop, s.done, s.Sweep)
 	}
 	return s, nil
 }
@@ -172,20 +173,6 @@ func New(pool *pgxpool.Pool, cfg Config) *Store {
 
 // Pool returns the underlying pool (for Migrate and MigrationsApplied).
 func (s *Store) Pool() *pgxpool.Pool { return s.pool }
-
-func (s *Store) sweeper(every time.Duration) {
-	defer close(s.done)
-	t := time.NewTicker(every)
-	defer t.Stop()
-	for {
-		select {
-		case <-s.stop:
-			return
-		case <-t.C:
-			_, _ = s.Sweep(context.Background())
-		}
-	}
-}
 
 // Close stops the sweeper and closes the pool. It is idempotent.
 func (s *Store) Close() error {
@@ -327,11 +314,7 @@ func (s *Store) RevocationStatus(ctx context.Context, tenant string, fp [32]byte
 // ListRevocations lists a tenant's revocations in ascending fingerprint
 // order (primary-key order, one index range scan per page).
 func (s *Store) ListRevocations(ctx context.Context, tenant string, p store.Page) ([]store.Revocation, string, error) {
-	limit, err := store.PageLimit(tenant, p)
-	if err != nil {
-		return nil, "", err
-	}
-	after, _, err := store.ParseCursor(p.Cursor)
+	limit, after, _, err := store.CheckPage(tenant, p)
 	if err != nil {
 		return nil, "", err
 	}

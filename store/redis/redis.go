@@ -84,23 +84,14 @@ func newClient(rawURL string, o Options) (goredis.UniversalClient, error) {
 	if timeout <= 0 {
 		timeout = DefaultTimeout
 	}
-	capT := func(d *time.Duration) {
-		if *d <= 0 || *d > timeout {
-			*d = timeout
-		}
-	}
 	switch {
 	case q.Has("master_name"):
 		fo, err := goredis.ParseFailoverURL(rawURL)
 		if err != nil {
 			return nil, fmt.Errorf("redis: parse sentinel URL: %w", err)
 		}
-		capT(&fo.DialTimeout)
-		capT(&fo.ReadTimeout)
-		capT(&fo.WriteTimeout)
-		capT(&fo.PoolTimeout)
-		fo.MaxRetries = -1
-		fo.ContextTimeoutEnabled = true
+		clientPolicy(timeout, &fo.MaxRetries, &fo.ContextTimeoutEnabled,
+			&fo.DialTimeout, &fo.ReadTimeout, &fo.WriteTimeout, &fo.PoolTimeout)
 		return goredis.NewFailoverClient(fo), nil
 	case q.Get("cluster") == "true":
 		q.Del("cluster")
@@ -109,26 +100,32 @@ func newClient(rawURL string, o Options) (goredis.UniversalClient, error) {
 		if err != nil {
 			return nil, fmt.Errorf("redis: parse cluster URL: %w", err)
 		}
-		capT(&co.DialTimeout)
-		capT(&co.ReadTimeout)
-		capT(&co.WriteTimeout)
-		capT(&co.PoolTimeout)
-		co.MaxRetries = -1
-		co.ContextTimeoutEnabled = true
+		clientPolicy(timeout, &co.MaxRetries, &co.ContextTimeoutEnabled,
+			&co.DialTimeout, &co.ReadTimeout, &co.WriteTimeout, &co.PoolTimeout)
 		return goredis.NewClusterClient(co), nil
 	default:
 		so, err := goredis.ParseURL(rawURL)
 		if err != nil {
 			return nil, fmt.Errorf("redis: parse URL: %w", err)
 		}
-		capT(&so.DialTimeout)
-		capT(&so.ReadTimeout)
-		capT(&so.WriteTimeout)
-		capT(&so.PoolTimeout)
-		so.MaxRetries = -1
-		so.ContextTimeoutEnabled = true
+		clientPolicy(timeout, &so.MaxRetries, &so.ContextTimeoutEnabled,
+			&so.DialTimeout, &so.ReadTimeout, &so.WriteTimeout, &so.PoolTimeout)
 		return goredis.NewClient(so), nil
 	}
+}
+
+// clientPolicy applies the store's policy to the fields of one kind of
+// go-redis options: every timeout capped at timeout (an unset one becomes
+// timeout), no retries (a failed command fails closed at once), and
+// context deadlines honoured.
+func clientPolicy(timeout time.Duration, maxRetries *int, ctxTimeouts *bool, timeouts ...*time.Duration) {
+	for _, d := range timeouts {
+		if *d <= 0 || *d > timeout {
+			*d = timeout
+		}
+	}
+	*maxRetries = -1
+	*ctxTimeouts = true
 }
 
 // New returns a Store over an existing client (configure its timeouts and
@@ -292,11 +289,8 @@ func (s *Store) RevocationStatus(ctx context.Context, tenant string, fp [32]byte
 // ListRevocations lists a tenant's revocations in ascending fingerprint
 // order: one ZRANGE BYLEX on the index, then one pipeline of HMGETs.
 func (s *Store) ListRevocations(ctx context.Context, tenant string, p store.Page) ([]store.Revocation, string, error) {
-	limit, err := store.PageLimit(tenant, p)
+	limit, _, _, err := store.CheckPage(tenant, p)
 	if err != nil {
-		return nil, "", err
-	}
-	if _, _, err := store.ParseCursor(p.Cursor); err != nil {
 		return nil, "", err
 	}
 	start := "-"
