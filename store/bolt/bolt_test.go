@@ -2,7 +2,6 @@ package bolt_test
 
 import (
 	"context"
-	"encoding/binary"
 	"errors"
 	"path/filepath"
 	"sync"
@@ -118,32 +117,8 @@ func benchAuthorize(b *testing.B, fsync bool, batch time.Duration) {
 		b.Fatal(err)
 	}
 	defer s.Close()
-	ctx := context.Background()
-	fps := [][32]byte{storetest.Rand32(), storetest.Rand32()}
-	exp := time.Now().Add(time.Hour)
-	seed := storetest.Rand32()
-	var ctr uint64
-	var mu sync.Mutex
 	b.ReportAllocs()
-	b.ResetTimer()
-	b.RunParallel(func(pb *testing.PB) {
-		for pb.Next() {
-			mu.Lock()
-			ctr++
-			i := ctr
-			mu.Unlock()
-			k1, k2 := seed, seed
-			binary.LittleEndian.PutUint64(k1[:], i)
-			binary.LittleEndian.PutUint64(k2[:], i)
-			k2[31] ^= 1
-			if err := s.Authorize(ctx, store.AuthorizeRequest{
-				Fingerprints: fps,
-				Nonces:       []store.Nonce{{Key: k1, ExpiresAt: exp}, {Key: k2, ExpiresAt: exp}},
-			}); err != nil {
-				b.Fatal(err)
-			}
-		}
-	})
+	storetest.BenchAuthorize(b, s, "", true, nil)
 }
 
 // BenchmarkAuthorize measures fsynced authorizations, one transaction each.

@@ -64,9 +64,21 @@ func cleanup(url string) func(prefix string) {
 	}
 }
 
-func TestContract(t *testing.T) {
+// openTenant opens a store on the test server and picks a fresh tenant;
+// the tenant's keys are deleted and the store closed when the test ends.
+func openTenant(t testing.TB) (*a1redis.Store, string) {
+	t.Helper()
 	url := redisURL(t)
-	storetest.Run(t, storetest.Config{
+	s := open(t, url, a1redis.Options{})
+	t.Cleanup(func() { s.Close() })
+	tenant := storetest.RandomPrefix()
+	t.Cleanup(func() { cleanup(url)(tenant) })
+	return s, tenant
+}
+
+// contractConfig describes the server at url to the contract suite.
+func contractConfig(url string) storetest.Config {
+	return storetest.Config{
 		Open: func(t *testing.T, _ *storetest.FakeClock) storetest.Backend {
 			return open(t, url, a1redis.Options{})
 		},
@@ -78,8 +90,14 @@ func TestContract(t *testing.T) {
 			}
 			return open(t, url, a1redis.Options{})
 		},
-		Cleanup: cleanup(url),
-	})
+	}
+}
+
+func TestContract(t *testing.T) {
+	url := redisURL(t)
+	cfg := contractConfig(url)
+	cfg.Cleanup = cleanup(url)
+	storetest.Run(t, cfg)
 }
 
 // cmdCounter is a go-redis hook counting round trips: one per command
@@ -101,44 +119,15 @@ func (h *cmdCounter) ProcessPipelineHook(next goredis.ProcessPipelineHook) gored
 }
 
 func TestAuthorizeIsOneRoundTrip(t *testing.T) {
-	url := redisURL(t)
-	s := open(t, url, a1redis.Options{})
-	defer s.Close()
+	s, tenant := openTenant(t)
 	hook := &cmdCounter{}
 	s.Client().AddHook(hook)
-	tenant := storetest.RandomPrefix()
-	defer cleanup(url)(tenant)
-	ctx := context.Background()
-	exp := time.Now().Add(time.Hour)
-	req := func() store.AuthorizeRequest {
-		return store.AuthorizeRequest{
-			Tenant:       tenant,
-			Fingerprints: [][32]byte{storetest.Rand32(), storetest.Rand32()},
-			Nonces:       []store.Nonce{{Key: storetest.Rand32(), ExpiresAt: exp}, {Key: storetest.Rand32(), ExpiresAt: exp}},
-		}
-	}
-	// The first call may load the script (EVALSHA, NOSCRIPT, EVAL).
-	if err := s.Authorize(ctx, req()); err != nil {
-		t.Fatal(err)
-	}
-	const n = 20
-	before := hook.n.Load()
-	for i := 0; i < n; i++ {
-		if err := s.Authorize(ctx, req()); err != nil {
-			t.Fatal(err)
-		}
-	}
-	if got := hook.n.Load() - before; got != n {
-		t.Fatalf("%d authorizations took %d round trips, want %d", n, got, n)
-	}
+	// The warm-up call may load the script (EVALSHA, NOSCRIPT, EVAL).
+	storetest.CheckAuthorizeOneRoundTrip(t, s, tenant, hook.n.Load)
 }
 
 func TestNonceKeyExpiresAtItsOwnTime(t *testing.T) {
-	url := redisURL(t)
-	s := open(t, url, a1redis.Options{})
-	defer s.Close()
-	tenant := storetest.RandomPrefix()
-	defer cleanup(url)(tenant)
+	s, tenant := openTenant(t)
 	ctx := context.Background()
 	k := storetest.Rand32()
 	exp := time.Now().Add(30 * 24 * time.Hour).Truncate(time.Millisecond) // a passport's lifetime, far past 24 h
@@ -161,11 +150,7 @@ func TestNonceKeyExpiresAtItsOwnTime(t *testing.T) {
 func TestClusterKeysShareSlot(t *testing.T) {
 	// All keys of one tenant carry the same hash tag (the part between the
 	// first { and the next }), so a cluster puts them in one slot.
-	url := redisURL(t)
-	s := open(t, url, a1redis.Options{})
-	defer s.Close()
-	tenant := storetest.RandomPrefix()
-	defer cleanup(url)(tenant)
+	s, tenant := openTenant(t)
 	ctx := context.Background()
 	fp := storetest.Rand32()
 	if _, err := s.Revoke(ctx, tenant, []store.Revocation{{Fingerprint: fp}}); err != nil {

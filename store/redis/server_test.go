@@ -107,19 +107,7 @@ func TestContractCluster(t *testing.T) {
 		t.Fatalf("cross-slot script: %v, want CROSSSLOT", err)
 	}
 	url := "redis://" + addr + "?cluster=true"
-	storetest.Run(t, storetest.Config{
-		Open: func(t *testing.T, _ *storetest.FakeClock) storetest.Backend {
-			return open(t, url, a1redis.Options{})
-		},
-		RealTime: true,
-		Shared:   true,
-		Reopen: func(t *testing.T, b storetest.Backend, _ *storetest.FakeClock) storetest.Backend {
-			if err := b.Close(); err != nil {
-				t.Fatal(err)
-			}
-			return open(t, url, a1redis.Options{})
-		},
-	})
+	storetest.Run(t, contractConfig(url))
 }
 
 // TestServerRestartWithAOF crashes (SIGKILL) and restarts a private server

@@ -123,21 +123,16 @@ func (p *Proxy) Cut() {
 
 // Stall closes every open connection and then accepts new ones without
 // ever answering, as with a hung server or a black-holed network.
-func (p *Proxy) Stall() {
-	p.mu.Lock()
-	p.stalled = true
-	p.dropConns()
-	needListen := p.ln == nil
-	p.mu.Unlock()
-	if needListen {
-		p.relisten()
-	}
-}
+func (p *Proxy) Stall() { p.reopen(true) }
 
 // Restore forwards again on the same address.
-func (p *Proxy) Restore() {
+func (p *Proxy) Restore() { p.reopen(false) }
+
+// reopen closes every open connection and listens again (after Cut), new
+// connections then stalled or forwarded.
+func (p *Proxy) reopen(stalled bool) {
 	p.mu.Lock()
-	p.stalled = false
+	p.stalled = stalled
 	p.dropConns()
 	needListen := p.ln == nil
 	p.mu.Unlock()
