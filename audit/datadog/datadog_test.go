@@ -4,9 +4,7 @@ import (
 	"compress/gzip"
 	"context"
 	"encoding/json"
-	"errors"
 	"io"
-	"net"
 	"net/http"
 	"net/http/httptest"
 	"strings"
@@ -15,10 +13,10 @@ import (
 	"testing"
 	"time"
 
-	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/testutil"
 
 	"github.com/a1-go/a1/audit"
+	"github.com/a1-go/a1/audit/internal/sinktest"
 )
 
 type received struct {
@@ -82,10 +80,7 @@ func intake(t *testing.T, rcv *received, answer func(n int) (int, http.Header)) 
 
 func newSink(t *testing.T, url string, opts audit.AsyncOptions) (*audit.Async, *audit.Metrics) {
 	t.Helper()
-	m, err := audit.NewMetrics(prometheus.NewRegistry())
-	if err != nil {
-		t.Fatal(err)
-	}
+	m := sinktest.Metrics(t)
 	opts.Metrics = m
 	s, err := New(Config{APIKey: "k3y", URL: url + "/api/v2/logs", Service: "a1-gw", Hostname: "h1",
 		Tags: []string{"env:test", "team:sec"}}, opts)
@@ -200,15 +195,7 @@ func TestRetryAndPermanent(t *testing.T) {
 			if len(rcv.batches) != tc.requests {
 				t.Errorf("requests = %d, want %d", len(rcv.batches), tc.requests)
 			}
-			if got := testutil.ToFloat64(m.Sent.WithLabelValues("datadog")); got != tc.sent {
-				t.Errorf("sent = %v, want %v", got, tc.sent)
-			}
-			if got := testutil.ToFloat64(m.Dropped.WithLabelValues("datadog", audit.DropPermanent)); got != tc.dropped {
-				t.Errorf("dropped = %v, want %v", got, tc.dropped)
-			}
-			if got := testutil.ToFloat64(m.Retried.WithLabelValues("datadog")); got != tc.retried {
-				t.Errorf("retried = %v, want %v", got, tc.retried)
-			}
+			sinktest.CheckCounters(t, m, "datadog", tc.sent, tc.retried, tc.dropped)
 		})
 	}
 }
@@ -216,59 +203,9 @@ func TestRetryAndPermanent(t *testing.T) {
 // TestDeadIntakeNeverBlocksEmit emits into a sink whose server hangs, and
 // into one whose port is closed: no Emit may wait for the network.
 func TestDeadIntakeNeverBlocksEmit(t *testing.T) {
-	hang := make(chan struct{})
-	hung := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		select {
-		case <-hang:
-		case <-r.Context().Done():
-		}
-	}))
-	t.Cleanup(func() { close(hang); hung.Close() })
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	closed := "http://" + ln.Addr().String()
-	ln.Close()
-
-	for name, url := range map[string]string{"hanging": hung.URL, "closed port": closed} {
-		t.Run(name, func(t *testing.T) {
-			sink, m := newSink(t, url, audit.AsyncOptions{QueueSize: 64, MaxBatch: 8, FlushInterval: time.Millisecond})
-			em, err := audit.NewEmitter(audit.Config{Sinks: []audit.Sink{sink}})
-			if err != nil {
-				t.Fatal(err)
-			}
-			const n = 2000
-			blocked := 0
-			for range n {
-				done := make(chan struct{})
-				go func() {
-					em.Emit(audit.Event{Kind: audit.KindAuthorize, Action: "authorize", Decision: audit.DecisionAllow})
-					close(done)
-				}()
-				select {
-				case <-done:
-				case <-time.After(5 * time.Second): // "blocked", not a performance bound
-					blocked++
-					<-done
-				}
-			}
-			if blocked != 0 {
-				t.Fatalf("%d of %d Emit calls blocked on a dead intake", blocked, n)
-			}
-			if testutil.ToFloat64(m.Dropped.WithLabelValues("datadog", audit.DropQueueFull)) == 0 {
-				t.Fatal("no queue_full drops counted")
-			}
-			ctx, cancel := context.WithTimeout(context.Background(), 50*time.Millisecond)
-			defer cancel()
-			if err := em.Close(ctx); !errors.Is(err, context.DeadlineExceeded) {
-				t.Fatalf("Close = %v, want deadline exceeded", err)
-			}
-			if testutil.ToFloat64(m.Sent.WithLabelValues("datadog")) != 0 {
-				t.Fatal("sent to a dead intake")
-			}
-		})
-	}
+	sinktest.CheckDeadEndpointNeverBlocks(t, "datadog", func(t *testing.T, url string) (audit.Sink, *audit.Metrics) {
+		return newSink(t, url, audit.AsyncOptions{QueueSize: 64, MaxBatch: 8, FlushInterval: time.Millisecond})
+	})
 }
 
 func TestEndpoint(t *testing.T) {

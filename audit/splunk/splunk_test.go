@@ -5,9 +5,7 @@ import (
 	"context"
 	"encoding/json"
 	"encoding/pem"
-	"errors"
 	"io"
-	"net"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -18,10 +16,10 @@ import (
 	"testing"
 	"time"
 
-	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/testutil"
 
 	"github.com/a1-go/a1/audit"
+	"github.com/a1-go/a1/audit/internal/sinktest"
 )
 
 type hecReceived struct {
@@ -102,10 +100,7 @@ func baseConfig(url string) Config {
 
 func newSink(t *testing.T, cfg Config, opts audit.AsyncOptions) (*audit.Async, *audit.Metrics) {
 	t.Helper()
-	m, err := audit.NewMetrics(prometheus.NewRegistry())
-	if err != nil {
-		t.Fatal(err)
-	}
+	m := sinktest.Metrics(t)
 	opts.Metrics = m
 	s, err := New(cfg, opts)
 	if err != nil {
@@ -237,14 +232,7 @@ func TestHECResponses(t *testing.T) {
 			if rcv.reqs != tc.requests {
 				t.Errorf("requests = %d, want %d", rcv.reqs, tc.requests)
 			}
-			for metric, want := range map[*prometheus.CounterVec]float64{m.Sent: tc.sent, m.Retried: tc.retried} {
-				if got := testutil.ToFloat64(metric.WithLabelValues("splunk")); got != want {
-					t.Errorf("counter = %v, want %v", got, want)
-				}
-			}
-			if got := testutil.ToFloat64(m.Dropped.WithLabelValues("splunk", audit.DropPermanent)); got != tc.dropped {
-				t.Errorf("dropped = %v, want %v", got, tc.dropped)
-			}
+			sinktest.CheckCounters(t, m, "splunk", tc.sent, tc.retried, tc.dropped)
 			mu.Lock()
 			defer mu.Unlock()
 			if tc.wantErrContain != "" && (len(errs) == 0 || !strings.Contains(errs[0], tc.wantErrContain)) {
@@ -259,53 +247,12 @@ func TestHECResponses(t *testing.T) {
 	}
 }
 
+// TestDeadHECNeverBlocksEmit emits into a sink whose server hangs, and
+// into one whose port is closed: no Emit may wait for the network.
 func TestDeadHECNeverBlocksEmit(t *testing.T) {
-	hang := make(chan struct{})
-	hung := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		select {
-		case <-hang:
-		case <-r.Context().Done():
-		}
-	}))
-	t.Cleanup(func() { close(hang); hung.Close() })
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	closed := "http://" + ln.Addr().String()
-	ln.Close()
-	for name, url := range map[string]string{"hanging": hung.URL, "closed port": closed} {
-		t.Run(name, func(t *testing.T) {
-			sink, m := newSink(t, baseConfig(url), audit.AsyncOptions{QueueSize: 32, MaxBatch: 4, FlushInterval: time.Millisecond})
-			em, _ := audit.NewEmitter(audit.Config{Sinks: []audit.Sink{sink}})
-			const n = 2000
-			blocked := 0
-			for range n {
-				done := make(chan struct{})
-				go func() {
-					em.Emit(audit.Event{Kind: audit.KindAuthorize, Action: "authorize", Decision: audit.DecisionDeny})
-					close(done)
-				}()
-				select {
-				case <-done:
-				case <-time.After(5 * time.Second): // "blocked", not a performance bound
-					blocked++
-					<-done
-				}
-			}
-			if blocked != 0 {
-				t.Fatalf("%d of %d Emit calls blocked", blocked, n)
-			}
-			if testutil.ToFloat64(m.Dropped.WithLabelValues("splunk", audit.DropQueueFull)) == 0 {
-				t.Fatal("no queue_full drops counted")
-			}
-			ctx, cancel := context.WithTimeout(context.Background(), 50*time.Millisecond)
-			defer cancel()
-			if err := em.Close(ctx); !errors.Is(err, context.DeadlineExceeded) {
-				t.Fatalf("Close = %v", err)
-			}
-		})
-	}
+	sinktest.CheckDeadEndpointNeverBlocks(t, "splunk", func(t *testing.T, url string) (audit.Sink, *audit.Metrics) {
+		return newSink(t, baseConfig(url), audit.AsyncOptions{QueueSize: 32, MaxBatch: 4, FlushInterval: time.Millisecond})
+	})
 }
 
 func TestEndpoint(t *testing.T) {
