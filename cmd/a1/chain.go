@@ -85,30 +85,31 @@ func (o *certOpts) register(fs *flag.FlagSet) {
 }
 
 func cmdCertIssue(e *env, args []string) error {
-	fs := flagSet("cert issue")
-	var o certOpts
-	var parent string
-	o.register(fs)
-	fs.StringVar(&parent, "parent-chain", "", "")
-	if err := parseNoArgs(fs, args); err != nil {
-		return err
-	}
-	return issue(e, "cert issue", parent, &o)
+	return issueCommand(e, "cert issue", "parent-chain", false, args)
 }
 
 func cmdChainBuild(e *env, args []string) error {
-	fs := flagSet("chain build")
+	return issueCommand(e, "chain build", "chain", true, args)
+}
+
+// issueCommand parses the arguments of cert issue and chain build (the
+// cert flags, and parentFlag naming the chain to extend, required when
+// needParent) and issues the cert.
+func issueCommand(e *env, cmd, parentFlag string, needParent bool, args []string) error {
+	fs := flagSet(cmd)
 	var o certOpts
 	var parent string
 	o.register(fs)
-	fs.StringVar(&parent, "chain", "", "")
+	fs.StringVar(&parent, parentFlag, "", "")
 	if err := parseNoArgs(fs, args); err != nil {
 		return err
 	}
-	if err := need("chain build", map[string]string{"chain": parent}); err != nil {
-		return err
+	if needParent {
+		if err := need(cmd, map[string]string{parentFlag: parent}); err != nil {
+			return err
+		}
 	}
-	return issue(e, "chain build", parent, &o)
+	return issue(e, cmd, parent, &o)
 }
 
 // issueReq is a validated cert request.
