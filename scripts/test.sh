@@ -18,6 +18,10 @@ step "gofmt"
 unformatted=$(gofmt -l $(git ls-files '*.go' | grep -v '^vendor/') 2>/dev/null || true)
 if [ -n "$unformatted" ]; then echo "gofmt needed:"; echo "$unformatted"; exit 1; fi
 
+step "go mod tidy"
+# go.mod and go.sum must already be tidy (a missing sum fails a fresh clone).
+go mod tidy -diff
+
 step "go vet"
 go vet ./...
 
