@@ -11,25 +11,31 @@ import (
 	"time"
 
 	"github.com/a1-go/a1"
+	"github.com/a1-go/a1/api"
 )
 
-// Configuration is the gateway's discovery document
-// (GET /.well-known/a1-configuration). Unknown fields are ignored.
-type Configuration struct {
-	GatewayID           string            `json:"gateway_id"`
-	GatewaySigningPKHex string            `json:"gateway_signing_pk_hex"`
-	GatewayDID          string            `json:"gateway_did"`
-	ReceiptSigningPKHex string            `json:"receipt_signing_pk_hex"`
-	A1Version           string            `json:"a1_version"`
-	ProtocolEnforcer    string            `json:"protocol_enforcer"`
-	SupportedAlgorithms []string          `json:"supported_algorithms"`
-	TrustedRoots        []Root            `json:"trusted_roots"`
-	NonceMode           string            `json:"nonce_mode"`
-	RequirePoP          bool              `json:"require_pop"`
-	DriftSecs           uint64            `json:"drift_secs"`
-	Limits              map[string]int64  `json:"limits"`
-	Endpoints           map[string]string `json:"endpoints"`
-}
+// The response types are the gateway's own wire types (package api),
+// re-exported here so that SDK users need one import.
+type (
+	// Configuration is the discovery document (GET /.well-known/a1-configuration).
+	Configuration = api.Configuration
+	// Health is GET /healthz.
+	Health = api.Health
+	// Root is a trusted principal key of the gateway.
+	Root = api.Root
+	// RevokeResponse is the answer to a revocation.
+	RevokeResponse = api.RevokeResponse
+	// RevokeBatchResponse is the answer to a batch revocation.
+	RevokeBatchResponse = api.RevokeBatchResponse
+	// CertStatus is GET /v1/cert/{fingerprint}.
+	CertStatus = api.CertStatus
+	// TokenStatus is the answer of POST /v1/token/verify for a valid token.
+	TokenStatus = api.TokenStatus
+	// Intent is an intent name with parameters, as issuance takes it.
+	Intent = api.Intent
+	// IssueCertResponse is the issued cert and its one-cert chain.
+	IssueCertResponse = api.IssueCertResponse
+)
 
 // Configuration fetches the discovery document and caches it; later calls
 // return the cached copy. Use Refresh to fetch it again.
@@ -71,17 +77,6 @@ func (c *Client) audience(ctx context.Context, override string) (string, error) 
 		return "", errors.New("client: the gateway's configuration names no gateway_id")
 	}
 	return cfg.GatewayID, nil
-}
-
-// Health is GET /healthz.
-type Health struct {
-	Status         string   `json:"status"`
-	Version        string   `json:"version"`
-	SigningPKHex   string   `json:"signing_pk_hex"`
-	GatewayID      string   `json:"gateway_id"`
-	StorageBackend string   `json:"storage_backend"`
-	Storage        string   `json:"storage"`
-	Warnings       []string `json:"warnings,omitempty"`
 }
 
 // Health asks GET /healthz, which pings the gateway's storage; an unhealthy
@@ -288,14 +283,6 @@ func (c *Client) AuthorizeBatch(ctx context.Context, req *BatchRequest) (*BatchR
 	return &out, nil
 }
 
-// RevokeResponse is the answer to a revocation.
-type RevokeResponse struct {
-	Revoked        string `json:"revoked"`
-	FingerprintHex string `json:"fingerprint_hex"`
-	// NewlyRevoked is false when the cert was already revoked.
-	NewlyRevoked bool `json:"newly_revoked"`
-}
-
 // Revoke revokes a cert fingerprint with the admin token (WithAdminToken).
 func (c *Client) Revoke(ctx context.Context, fingerprint [32]byte, reason string) (*RevokeResponse, error) {
 	body := map[string]string{"fingerprint_hex": hex.EncodeToString(fingerprint[:])}
@@ -336,13 +323,6 @@ func (c *Client) RevokeSigned(ctx context.Context, chain *a1.SignedChain, index 
 	return &out, nil
 }
 
-// RevokeBatchResponse is the answer to a batch revocation.
-type RevokeBatchResponse struct {
-	RevokedCount int      `json:"revoked_count"`
-	Total        int      `json:"total"`
-	Failed       []string `json:"failed"`
-}
-
 // RevokeBatch revokes several fingerprints with the admin token.
 func (c *Client) RevokeBatch(ctx context.Context, fingerprints [][32]byte, reason string) (*RevokeBatchResponse, error) {
 	fps := make([]string, len(fingerprints))
@@ -360,13 +340,6 @@ func (c *Client) RevokeBatch(ctx context.Context, fingerprints [][32]byte, reaso
 	return &out, nil
 }
 
-// CertStatus is GET /v1/cert/{fingerprint}.
-type CertStatus struct {
-	Fingerprint   string `json:"fingerprint"`
-	Revoked       bool   `json:"revoked"`
-	RevokedAtUnix int64  `json:"revoked_at_unix,omitempty"`
-}
-
 // CertStatus reports whether a cert fingerprint is revoked. A gateway whose
 // storage is down answers 503 (an *Error), never "not revoked".
 func (c *Client) CertStatus(ctx context.Context, fingerprint [32]byte) (*CertStatus, error) {
@@ -375,16 +348,6 @@ func (c *Client) CertStatus(ctx context.Context, fingerprint [32]byte) (*CertSta
 		return nil, err
 	}
 	return &out, nil
-}
-
-// TokenStatus is the answer of POST /v1/token/verify for a valid token.
-type TokenStatus struct {
-	Valid            bool   `json:"valid"`
-	ChainDepth       uint64 `json:"chain_depth"`
-	ChainFingerprint string `json:"chain_fingerprint"`
-	VerifiedAtUnix   uint64 `json:"verified_at_unix"`
-	IntentHashHex    string `json:"intent_hash_hex"`
-	Namespace        string `json:"namespace,omitempty"`
 }
 
 // VerifyToken asks the gateway to check a VerifiedToken's MAC. An invalid
@@ -400,12 +363,6 @@ func (c *Client) VerifyToken(ctx context.Context, tok *a1.VerifiedToken) (*Token
 	return &out, nil
 }
 
-// Intent is an intent name with parameters, as issuance takes it.
-type Intent struct {
-	Name   string            `json:"name"`
-	Params map[string]string `json:"params,omitempty"`
-}
-
 // IssueCertRequest asks the gateway to issue a cert signed by its own key.
 type IssueCertRequest struct {
 	Delegate a1.PublicKey
@@ -418,15 +375,6 @@ type IssueCertRequest struct {
 	// Extensions are extra cert extensions (strings, unsigned integers or
 	// string lists).
 	Extensions map[string]any
-}
-
-// IssueCertResponse is the issued cert, and the one-cert chain rooted at
-// the gateway key that uses it.
-type IssueCertResponse struct {
-	Cert           *a1.Cert        `json:"cert"`
-	FingerprintHex string          `json:"fingerprint_hex"`
-	ScopeRootHex   string          `json:"scope_root_hex"`
-	Chain          *a1.SignedChain `json:"chain"`
 }
 
 // IssueCert asks POST /v1/cert/issue (admin token).
@@ -450,14 +398,6 @@ func (c *Client) IssueCert(ctx context.Context, req *IssueCertRequest) (*IssueCe
 		return nil, err
 	}
 	return &out, nil
-}
-
-// Root is a trusted principal key of the gateway.
-type Root struct {
-	PublicKeyHex string `json:"public_key_hex"`
-	// Source is where the gateway got it: "gateway", "config" or "registered".
-	Source string `json:"source"`
-	Label  string `json:"label,omitempty"`
 }
 
 // Roots lists the gateway's trust anchors (admin token).

@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/a1-go/a1"
+	"github.com/a1-go/a1/api"
 	"github.com/a1-go/a1/audit"
 	"github.com/a1-go/a1/store"
 )
@@ -98,13 +99,6 @@ type certIssueRequest struct {
 	Extensions    map[string]json.RawMessage `json:"extensions"`
 }
 
-type certIssueResponse struct {
-	Cert           *a1.Cert        `json:"cert"`
-	FingerprintHex string          `json:"fingerprint_hex"`
-	ScopeRootHex   string          `json:"scope_root_hex"`
-	Chain          *a1.SignedChain `json:"chain"`
-}
-
 func (s *Server) ttlOf(ttl *uint64) (uint64, *apiError) {
 	if ttl == nil {
 		return DefaultIssueTTL, nil
@@ -175,7 +169,7 @@ func (s *Server) handleCertIssue(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	fp := s.adminIssued(w, r, action, cert)
-	writeJSON(w, http.StatusCreated, certIssueResponse{Cert: cert, FingerprintHex: fp,
+	writeJSON(w, http.StatusCreated, api.IssueCertResponse{Cert: cert, FingerprintHex: fp,
 		ScopeRootHex: hex.EncodeToString(cert.ScopeRoot[:]), Chain: a1.NewChain(s.pub, cert.ScopeRoot, cert)})
 }
 
@@ -319,7 +313,7 @@ func (s *Server) handlePassportSub(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	fp := s.adminIssued(w, r, action, cert)
-	writeJSON(w, http.StatusCreated, certIssueResponse{Cert: cert, FingerprintHex: fp,
+	writeJSON(w, http.StatusCreated, api.IssueCertResponse{Cert: cert, FingerprintHex: fp,
 		ScopeRootHex: hex.EncodeToString(cert.ScopeRoot[:]), Chain: chain})
 }
 
@@ -366,12 +360,6 @@ type revokeRequest struct {
 	IssuedAt       uint64          `json:"issued_at"`
 	RevokerPKHex   string          `json:"revoker_pk_hex"`
 	SignatureHex   string          `json:"signature_hex"`
-}
-
-type revokeResponse struct {
-	Revoked        string `json:"revoked"`
-	FingerprintHex string `json:"fingerprint_hex"`
-	NewlyRevoked   bool   `json:"newly_revoked"`
 }
 
 // revocationOf authorizes one revocation: by the admin bearer (when the
@@ -456,7 +444,7 @@ func (s *Server) handleRevoke(w http.ResponseWriter, r *http.Request) {
 	if !ok {
 		return
 	}
-	writeJSON(w, http.StatusOK, revokeResponse{Revoked: fp, FingerprintHex: fp, NewlyRevoked: n > 0})
+	writeJSON(w, http.StatusOK, api.RevokeResponse{Revoked: fp, FingerprintHex: fp, NewlyRevoked: n > 0})
 }
 
 // storeRevocations stores revs under the storage timeout and records the
@@ -477,12 +465,6 @@ type revokeBatchRequest struct {
 	Fingerprints []string        `json:"fingerprints"`
 	Reason       string          `json:"reason"`
 	Revocations  []revokeRequest `json:"revocations"`
-}
-
-type revokeBatchResponse struct {
-	RevokedCount int      `json:"revoked_count"`
-	Total        int      `json:"total"`
-	Failed       []string `json:"failed"`
 }
 
 // handleRevokeBatch revokes many fingerprints in one storage call: either
@@ -544,13 +526,7 @@ func (s *Server) handleRevokeBatch(w http.ResponseWriter, r *http.Request) {
 	if !ok {
 		return
 	}
-	writeJSON(w, http.StatusOK, revokeBatchResponse{RevokedCount: n, Total: len(revs), Failed: []string{}})
-}
-
-type certStatusResponse struct {
-	Fingerprint   string `json:"fingerprint"`
-	Revoked       bool   `json:"revoked"`
-	RevokedAtUnix int64  `json:"revoked_at_unix,omitempty"`
+	writeJSON(w, http.StatusOK, api.RevokeBatchResponse{RevokedCount: n, Total: len(revs), Failed: []string{}})
 }
 
 // handleCertStatus answers the revocation status of one fingerprint; a
@@ -569,18 +545,11 @@ func (s *Server) handleCertStatus(w http.ResponseWriter, r *http.Request) {
 		writeError(w, toAPIError(err))
 		return
 	}
-	resp := certStatusResponse{Fingerprint: hex.EncodeToString(fp[:]), Revoked: ok}
+	resp := api.CertStatus{Fingerprint: hex.EncodeToString(fp[:]), Revoked: ok}
 	if ok {
 		resp.RevokedAtUnix = rev.RevokedAt.Unix()
 	}
 	writeJSON(w, http.StatusOK, resp)
-}
-
-type revocationJSON struct {
-	FingerprintHex string `json:"fingerprint_hex"`
-	Reason         string `json:"reason"`
-	Actor          string `json:"actor"`
-	RevokedAtUnix  int64  `json:"revoked_at_unix"`
 }
 
 func (s *Server) handleListRevocations(w http.ResponseWriter, r *http.Request) {
@@ -604,9 +573,9 @@ func (s *Server) handleListRevocations(w http.ResponseWriter, r *http.Request) {
 	if s.adminDone(w, r, "revocations.list", "", err) {
 		return
 	}
-	out := make([]revocationJSON, len(revs))
+	out := make([]api.Revocation, len(revs))
 	for i, rv := range revs {
-		out[i] = revocationJSON{FingerprintHex: hex.EncodeToString(rv.Fingerprint[:]), Reason: rv.Reason, Actor: rv.Actor, RevokedAtUnix: rv.RevokedAt.Unix()}
+		out[i] = api.Revocation{FingerprintHex: hex.EncodeToString(rv.Fingerprint[:]), Reason: rv.Reason, Actor: rv.Actor, RevokedAtUnix: rv.RevokedAt.Unix()}
 	}
 	writeJSON(w, http.StatusOK, map[string]any{"revocations": out, "next_cursor": next})
 }
@@ -650,7 +619,7 @@ func (s *Server) handleAddRoot(w http.ResponseWriter, r *http.Request) {
 	if s.adminDone(w, r, action, pk.Hex(), err) {
 		return
 	}
-	writeJSON(w, http.StatusCreated, rootInfo{PublicKeyHex: pk.Hex(), Source: "registered", Label: req.Label})
+	writeJSON(w, http.StatusCreated, api.Root{PublicKeyHex: pk.Hex(), Source: "registered", Label: req.Label})
 }
 
 func (s *Server) handleRemoveRoot(w http.ResponseWriter, r *http.Request) {
@@ -678,15 +647,6 @@ func (s *Server) handleListRoots(w http.ResponseWriter, r *http.Request) {
 	writeJSON(w, http.StatusOK, map[string]any{"roots": s.roots.list()})
 }
 
-type tokenVerifyResponse struct {
-	Valid            bool   `json:"valid"`
-	ChainDepth       uint64 `json:"chain_depth"`
-	ChainFingerprint string `json:"chain_fingerprint"`
-	VerifiedAtUnix   uint64 `json:"verified_at_unix"`
-	IntentHashHex    string `json:"intent_hash_hex"`
-	Namespace        string `json:"namespace,omitempty"`
-}
-
 // handleTokenVerify checks a VerifiedToken's MAC against the key ring
 // (current key, then A1_MAC_KEYS_PREVIOUS_HEX). It accepts the reference
 // body {"token": {...}} and the bare token the Go and TS SDKs send.
@@ -712,7 +672,7 @@ func (s *Server) handleTokenVerify(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	rc := t.Receipt
-	writeJSON(w, http.StatusOK, tokenVerifyResponse{Valid: true, ChainDepth: rc.ChainDepth,
+	writeJSON(w, http.StatusOK, api.TokenStatus{Valid: true, ChainDepth: rc.ChainDepth,
 		ChainFingerprint: hex.EncodeToString(rc.ChainFingerprint[:]), VerifiedAtUnix: rc.VerifiedAtUnix,
 		IntentHashHex: rc.Intent.Hex(), Namespace: rc.Namespace})
 }

@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/a1-go/a1"
+	"github.com/a1-go/a1/api"
 )
 
 // anchors is the verifier's trust-anchor set: the gateway key and
@@ -77,22 +78,16 @@ func (a *anchors) loop(ctx context.Context, st RootStore, tenant string, every, 
 }
 
 // list returns every trusted key in hex with its source, sorted.
-func (a *anchors) list() []rootInfo {
-	var out []rootInfo
+func (a *anchors) list() []api.Root {
+	var out []api.Root
 	for k, v := range a.static {
-		out = append(out, rootInfo{PublicKeyHex: k.Hex(), Source: v})
+		out = append(out, api.Root{PublicKeyHex: k.Hex(), Source: v})
 	}
 	for k, v := range *a.dynamic.Load() {
 		if _, ok := a.static[k]; !ok {
-			out = append(out, rootInfo{PublicKeyHex: k.Hex(), Source: "registered", Label: v})
+			out = append(out, api.Root{PublicKeyHex: k.Hex(), Source: "registered", Label: v})
 		}
 	}
 	sort.Slice(out, func(i, j int) bool { return out[i].PublicKeyHex < out[j].PublicKeyHex })
 	return out
-}
-
-type rootInfo struct {
-	PublicKeyHex string `json:"public_key_hex"`
-	Source       string `json:"source"`
-	Label        string `json:"label,omitempty"`
 }

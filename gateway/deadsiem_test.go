@@ -75,6 +75,7 @@ func TestDeadSIEMNeverBlocksAuthorization(t *testing.T) {
 	if got := metricSum(t, g, `a1_audit_events_dropped_total{`, `sink="stdout"`); got != 0 {
 		t.Fatalf("the healthy stdout sink dropped %v events", got)
 	}
+	g.stop() // flushes the stdout sink (asynchronous like every sink)
 	if c := strings.Count(g.audit.String(), `"kind":"authorize"`); c < n {
 		t.Fatalf("stdout sink has %d authorize events, want %d", c, n)
 	}

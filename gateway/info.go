@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/a1-go/a1"
+	"github.com/a1-go/a1/api"
 	"github.com/a1-go/a1/store"
 )
 
@@ -16,24 +17,13 @@ var openAPIDoc []byte
 // healthPingTimeout bounds the storage ping of /healthz.
 const healthPingTimeout = time.Second
 
-type healthResponse struct {
-	Status         string   `json:"status"`
-	Version        string   `json:"version"`
-	SigningPKHex   string   `json:"signing_pk_hex"`
-	GatewayID      string   `json:"gateway_id"`
-	StorageBackend string   `json:"storage_backend"`
-	Storage        string   `json:"storage"`
-	EphemeralKeys  []string `json:"ephemeral_keys"`
-	Warnings       []string `json:"warnings,omitempty"`
-}
-
 // handleHealth is liveness plus a real storage ping: 503 when storage is
 // down (nothing can be authorized then).
 func (s *Server) handleHealth(w http.ResponseWriter, r *http.Request) {
 	ctx, cancel := context.WithTimeout(r.Context(), min(healthPingTimeout, s.cfg.StorageTimeout))
 	err := s.st.Ping(ctx)
 	cancel()
-	resp := healthResponse{Status: "ok", Version: A1Version, SigningPKHex: s.pub.Hex(), GatewayID: s.gatewayID,
+	resp := api.Health{Status: "ok", Version: A1Version, SigningPKHex: s.pub.Hex(), GatewayID: s.gatewayID,
 		StorageBackend: s.cfg.Store, Storage: "ok", EphemeralKeys: append([]string{}, s.ephemeral...)}
 	if len(s.ephemeral) > 0 {
 		resp.Warnings = append(resp.Warnings, "ephemeral keys: issued certs and tokens do not survive a restart and differ between replicas")
@@ -62,29 +52,8 @@ func (s *Server) handleReady(w http.ResponseWriter, r *http.Request) {
 	}
 }
 
-type discovery struct {
-	GatewayID           string            `json:"gateway_id"`
-	GatewaySigningPKHex string            `json:"gateway_signing_pk_hex"`
-	GatewayDID          string            `json:"gateway_did"`
-	ReceiptSigningPKHex string            `json:"receipt_signing_pk_hex"`
-	A1Version           string            `json:"a1_version"`
-	ProtocolEnforcer    string            `json:"protocol_enforcer"`
-	SupportedAlgorithms []string          `json:"supported_algorithms"`
-	TrustedRoots        []rootInfo        `json:"trusted_roots"`
-	NonceMode           string            `json:"nonce_mode"`
-	RequirePoP          bool              `json:"require_pop"`
-	PoPEnvelope         string            `json:"pop_envelope"`
-	RevocationEnvelope  string            `json:"revocation_envelope"`
-	ReceiptSignature    string            `json:"receipt_signature"`
-	DriftSecs           uint64            `json:"drift_secs"`
-	RevocationMaxSkew   int               `json:"revocation_max_skew_secs"`
-	StorageBackend      string            `json:"storage_backend"`
-	Limits              map[string]int64  `json:"limits"`
-	Endpoints           map[string]string `json:"endpoints"`
-}
-
 func (s *Server) handleDiscovery(w http.ResponseWriter, r *http.Request) {
-	writeJSON(w, http.StatusOK, discovery{
+	writeJSON(w, http.StatusOK, api.Configuration{
 		GatewayID:           s.gatewayID,
 		GatewaySigningPKHex: s.pub.Hex(),
 		GatewayDID:          "did:a1:" + s.pub.Hex(),

@@ -1,0 +1,108 @@
+// Package api holds the JSON wire types of the a1 gateway's HTTP API: the
+// bodies the gateway writes and the Go SDK (package client) reads. One
+// definition serves both sides, so a field added to a response reaches the
+// SDK in the same change. The routes and their request bodies are documented
+// in gateway/openapi.json and docs/gateway.md.
+package api
+
+import "github.com/a1-go/a1"
+
+// Configuration is the discovery document, GET /.well-known/a1-configuration.
+type Configuration struct {
+	GatewayID           string   `json:"gateway_id"`
+	GatewaySigningPKHex string   `json:"gateway_signing_pk_hex"`
+	GatewayDID          string   `json:"gateway_did"`
+	ReceiptSigningPKHex string   `json:"receipt_signing_pk_hex"`
+	A1Version           string   `json:"a1_version"`
+	ProtocolEnforcer    string   `json:"protocol_enforcer"`
+	SupportedAlgorithms []string `json:"supported_algorithms"`
+	TrustedRoots        []Root   `json:"trusted_roots"`
+	NonceMode           string   `json:"nonce_mode"`
+	RequirePoP          bool     `json:"require_pop"`
+	// PoPEnvelope, RevocationEnvelope and ReceiptSignature name the signed
+	// envelope versions (docs/spec.md).
+	PoPEnvelope        string `json:"pop_envelope"`
+	RevocationEnvelope string `json:"revocation_envelope"`
+	ReceiptSignature   string `json:"receipt_signature"`
+	DriftSecs          uint64 `json:"drift_secs"`
+	RevocationMaxSkew  int    `json:"revocation_max_skew_secs"`
+	StorageBackend     string `json:"storage_backend"`
+	// Limits are the gateway's request bounds by name (max_body_bytes, …).
+	Limits    map[string]int64  `json:"limits"`
+	Endpoints map[string]string `json:"endpoints"`
+}
+
+// Root is a trusted principal key of the gateway.
+type Root struct {
+	PublicKeyHex string `json:"public_key_hex"`
+	// Source is where the gateway got it: "gateway", "config" or "registered".
+	Source string `json:"source"`
+	Label  string `json:"label,omitempty"`
+}
+
+// Health is GET /healthz (200 healthy, 503 when storage is down).
+type Health struct {
+	Status         string   `json:"status"`
+	Version        string   `json:"version"`
+	SigningPKHex   string   `json:"signing_pk_hex"`
+	GatewayID      string   `json:"gateway_id"`
+	StorageBackend string   `json:"storage_backend"`
+	Storage        string   `json:"storage"`
+	EphemeralKeys  []string `json:"ephemeral_keys"`
+	Warnings       []string `json:"warnings,omitempty"`
+}
+
+// RevokeResponse answers POST /v1/cert/revoke.
+type RevokeResponse struct {
+	Revoked        string `json:"revoked"`
+	FingerprintHex string `json:"fingerprint_hex"`
+	// NewlyRevoked is false when the cert was already revoked.
+	NewlyRevoked bool `json:"newly_revoked"`
+}
+
+// RevokeBatchResponse answers POST /v1/cert/revoke-batch.
+type RevokeBatchResponse struct {
+	RevokedCount int      `json:"revoked_count"`
+	Total        int      `json:"total"`
+	Failed       []string `json:"failed"`
+}
+
+// CertStatus is GET /v1/cert/{fingerprint}.
+type CertStatus struct {
+	Fingerprint   string `json:"fingerprint"`
+	Revoked       bool   `json:"revoked"`
+	RevokedAtUnix int64  `json:"revoked_at_unix,omitempty"`
+}
+
+// Revocation is one entry of GET /v1/revocations.
+type Revocation struct {
+	FingerprintHex string `json:"fingerprint_hex"`
+	Reason         string `json:"reason"`
+	Actor          string `json:"actor"`
+	RevokedAtUnix  int64  `json:"revoked_at_unix"`
+}
+
+// TokenStatus answers POST /v1/token/verify for a valid token.
+type TokenStatus struct {
+	Valid            bool   `json:"valid"`
+	ChainDepth       uint64 `json:"chain_depth"`
+	ChainFingerprint string `json:"chain_fingerprint"`
+	VerifiedAtUnix   uint64 `json:"verified_at_unix"`
+	IntentHashHex    string `json:"intent_hash_hex"`
+	Namespace        string `json:"namespace,omitempty"`
+}
+
+// Intent is an intent name with parameters, as issuance takes it.
+type Intent struct {
+	Name   string            `json:"name"`
+	Params map[string]string `json:"params,omitempty"`
+}
+
+// IssueCertResponse is the issued cert, and the one-cert chain rooted at
+// the gateway key that uses it (POST /v1/cert/issue).
+type IssueCertResponse struct {
+	Cert           *a1.Cert        `json:"cert"`
+	FingerprintHex string          `json:"fingerprint_hex"`
+	ScopeRootHex   string          `json:"scope_root_hex"`
+	Chain          *a1.SignedChain `json:"chain"`
+}
