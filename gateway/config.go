@@ -65,6 +65,9 @@ type Config struct {
 	LogFormat    string
 	LogLevel     string
 	AuditSinks   string
+	// Traces turns on OpenTelemetry tracing (OTLP over HTTP, configured by
+	// the standard OTEL_* variables).
+	Traces bool
 
 	MaxBodyBytes      int64
 	MaxBatch          int
@@ -154,6 +157,7 @@ var settings = []setting{
 	{env: "A1_GATEWAY_ID", flag: "gateway-id", help: "gateway id and PoP audience (default: hex gateway public key)"},
 	{env: "A1_LOG_FORMAT", flag: "log-format", def: "json", help: "json | text"},
 	{env: "A1_LOG_LEVEL", flag: "log-level", def: "info", help: "debug | info | warn | error"},
+	{env: "A1_OTEL_TRACES", flag: "otel-traces", def: "false", help: "export OpenTelemetry traces over OTLP/HTTP (endpoint and sampler from the standard OTEL_* variables)"},
 	{env: "A1_AUDIT_SINKS", flag: "audit-sinks", def: "stdout", help: "audit sink specification"},
 	{env: "A1_MAX_BODY_BYTES", flag: "max-body-bytes", def: strconv.Itoa(DefaultMaxBodyBytes), help: "request body limit"},
 	{env: "A1_MAX_BATCH", flag: "max-batch", def: strconv.Itoa(DefaultMaxBatch), help: "batch authorize / revoke size limit"},
@@ -307,6 +311,8 @@ func parseConfig(val func(string) string) (*Config, error) {
 	if err := store.CheckTenant(c.Tenant); err != nil {
 		add(cfgErr("A1_TENANT", err.Error(), fmt.Sprintf("use at most %d printable characters without braces", store.MaxTenantLen)))
 	}
+	c.Traces, err = parseBool("A1_OTEL_TRACES", val("A1_OTEL_TRACES"))
+	add(err)
 
 	if v := val("A1_RATE_LIMIT_RPS"); v != "" {
 		c.RateRPS, err = strconv.ParseFloat(v, 64)

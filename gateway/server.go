@@ -23,6 +23,8 @@ import (
 
 	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
+	sdktrace "go.opentelemetry.io/otel/sdk/trace"
+	"go.opentelemetry.io/otel/trace"
 
 	"github.com/a1-go/a1"
 	"github.com/a1-go/a1/audit"
@@ -56,6 +58,8 @@ type Server struct {
 	gatewayID  string
 
 	roots    *anchors
+	tp       *sdktrace.TracerProvider // nil: tracing off
+	tracer   trace.Tracer
 	verifier *a1.Verifier
 	emitter  *audit.Emitter
 	metrics  *metrics
@@ -104,6 +108,10 @@ func NewServer(ctx context.Context, cfg *Config, deps Deps) (*Server, error) {
 		return nil, err
 	}
 	if err := s.openAudit(ctx, deps); err != nil {
+		s.Close()
+		return nil, err
+	}
+	if err := s.openTracing(ctx); err != nil {
 		s.Close()
 		return nil, err
 	}
@@ -366,6 +374,13 @@ func (s *Server) Close() error {
 		}
 		cancel()
 	}
+	if s.tp != nil {
+		ctx, cancel := context.WithTimeout(context.Background(), defaultAuditFlush)
+		if err := s.shutdownTracing(ctx); err != nil {
+			errs = append(errs, fmt.Errorf("tracing: %w", err))
+		}
+		cancel()
+	}
 	for i := len(s.closer) - 1; i >= 0; i-- {
 		if err := s.closer[i](); err != nil {
 			errs = append(errs, err)
@@ -452,15 +467,20 @@ func (s *Server) buildHandler() http.Handler {
 		mux.HandleFunc(rt.Method+" "+rt.Path, h)
 	}
 	var h http.Handler = http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if _, pattern := mux.Handler(r); pattern == "" {
+		_, pattern := mux.Handler(r)
+		if pattern == "" {
 			// Unknown path (404) or method (405): answer in JSON.
 			mux.ServeHTTP(&jsonStatusWriter{ResponseWriter: w}, r)
 			return
+		}
+		if s.tp != nil {
+			nameSpan(r, pattern)
 		}
 		mux.ServeHTTP(w, r)
 	})
 	h = s.rateLimit(h)
 	h = s.recoverer(h)
+	h = s.traceHandler(h)
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set(ProtocolHeader, ProtocolVersion)
 		w.Header().Set("Cache-Control", "no-store")

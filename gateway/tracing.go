@@ -1,0 +1,158 @@
+package gateway
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net/http"
+
+	"go.opentelemetry.io/contrib/instrumentation/net/http/otelhttp"
+	"go.opentelemetry.io/otel/attribute"
+	"go.opentelemetry.io/otel/codes"
+	"go.opentelemetry.io/otel/exporters/otlp/otlptrace/otlptracehttp"
+	"go.opentelemetry.io/otel/propagation"
+	"go.opentelemetry.io/otel/sdk/resource"
+	sdktrace "go.opentelemetry.io/otel/sdk/trace"
+	"go.opentelemetry.io/otel/trace"
+
+	"github.com/a1-go/a1/store"
+)
+
+// Tracing (A1_OTEL_TRACES=true) exports OpenTelemetry spans over OTLP/HTTP.
+// The exporter, batching and sampler follow the standard variables
+// (OTEL_EXPORTER_OTLP_ENDPOINT, OTEL_EXPORTER_OTLP_HEADERS,
+// OTEL_TRACES_SAMPLER, OTEL_BSP_*, OTEL_SERVICE_NAME,
+// OTEL_RESOURCE_ATTRIBUTES). Incoming W3C traceparent headers are honoured,
+// so an agent's trace continues through the gateway. Spans carry decisions,
+// error codes, fingerprints and public keys, never keys, tokens or bodies.
+// With tracing off nothing is installed on the request path.
+
+// tracerName is the instrumentation scope of the gateway's own spans.
+const tracerName = "github.com/a1-go/a1/gateway"
+
+// openTracing builds the tracer provider, or returns nil when tracing is off.
+func (s *Server) openTracing(ctx context.Context) error {
+	if !s.cfg.Traces {
+		return nil
+	}
+	exp, err := otlptracehttp.New(ctx)
+	if err != nil {
+		return cfgErr("A1_OTEL_TRACES", fmt.Sprintf("cannot create the OTLP exporter: %v", err),
+			"check OTEL_EXPORTER_OTLP_ENDPOINT and OTEL_EXPORTER_OTLP_TRACES_ENDPOINT")
+	}
+	// Later sources win: OTEL_SERVICE_NAME / OTEL_RESOURCE_ATTRIBUTES
+	// override the defaults.
+	res, err := resource.New(ctx,
+		resource.WithTelemetrySDK(),
+		resource.WithAttributes(
+			attribute.String("service.name", "a1-gateway"),
+			attribute.String("service.version", A1Version),
+			attribute.String("a1.gateway_id", s.gatewayID),
+			attribute.String("a1.store", s.cfg.Store),
+		),
+		resource.WithFromEnv(),
+	)
+	if err != nil {
+		return cfgErr("OTEL_RESOURCE_ATTRIBUTES", err.Error(), "use key=value pairs separated by commas")
+	}
+	s.tp = sdktrace.NewTracerProvider(sdktrace.WithBatcher(exp), sdktrace.WithResource(res))
+	s.tracer = s.tp.Tracer(tracerName)
+	s.st = tracedBackend{Backend: s.st, tracer: s.tracer, system: s.cfg.Store}
+	return nil
+}
+
+// traceHandler wraps the whole handler in a server span per request (W3C
+// trace context in and out). The route pattern names the span.
+func (s *Server) traceHandler(h http.Handler) http.Handler {
+	if s.tp == nil {
+		return h
+	}
+	return otelhttp.NewHandler(h, "a1-gateway",
+		otelhttp.WithTracerProvider(s.tp),
+		otelhttp.WithPropagators(propagation.TraceContext{}),
+		otelhttp.WithSpanNameFormatter(func(_ string, r *http.Request) string {
+			return r.Method + " " + r.URL.Path
+		}))
+}
+
+// nameSpan renames the request's span after its route pattern (the path
+// would make one span name per fingerprint or key).
+func nameSpan(r *http.Request, pattern string) {
+	if span := trace.SpanFromContext(r.Context()); span.IsRecording() {
+		span.SetName(pattern)
+		span.SetAttributes(attribute.String("http.route", pattern))
+	}
+}
+
+// shutdownTracing flushes the spans still queued.
+func (s *Server) shutdownTracing(ctx context.Context) error {
+	if s.tp == nil {
+		return nil
+	}
+	return s.tp.Shutdown(ctx)
+}
+
+// tracedBackend records one client span per storage call.
+type tracedBackend struct {
+	Backend
+	tracer trace.Tracer
+	system string
+}
+
+func (b tracedBackend) span(ctx context.Context, op, tenant string) (context.Context, trace.Span) {
+	return b.tracer.Start(ctx, "a1.store."+op, trace.WithSpanKind(trace.SpanKindClient),
+		trace.WithAttributes(attribute.String("db.system.name", b.system), attribute.String("a1.tenant", tenant)))
+}
+
+// end closes a storage span. A revoked cert or a replayed nonce is the
+// store's answer, not its failure: it is an attribute, and only errors such
+// as ErrUnavailable mark the span as failed.
+func end(span trace.Span, err error) {
+	switch {
+	case err == nil:
+	case errors.Is(err, store.ErrRevoked):
+		span.SetAttributes(attribute.String("a1.store.result", "revoked"))
+	case errors.Is(err, store.ErrReplay):
+		span.SetAttributes(attribute.String("a1.store.result", "replay"))
+	default:
+		span.RecordError(err)
+		span.SetStatus(codes.Error, err.Error())
+	}
+	span.End()
+}
+
+func (b tracedBackend) Authorize(ctx context.Context, req store.AuthorizeRequest) error {
+	ctx, span := b.span(ctx, "authorize", req.Tenant)
+	span.SetAttributes(attribute.Int("a1.fingerprints", len(req.Fingerprints)), attribute.Int("a1.nonces", len(req.Nonces)))
+	err := b.Backend.Authorize(ctx, req)
+	end(span, err)
+	return err
+}
+
+func (b tracedBackend) Revoke(ctx context.Context, tenant string, revs []store.Revocation) (int, error) {
+	ctx, span := b.span(ctx, "revoke", tenant)
+	n, err := b.Backend.Revoke(ctx, tenant, revs)
+	end(span, err)
+	return n, err
+}
+
+func (b tracedBackend) RevocationStatus(ctx context.Context, tenant string, fp [32]byte) (store.Revocation, bool, error) {
+	ctx, span := b.span(ctx, "revocation_status", tenant)
+	r, ok, err := b.Backend.RevocationStatus(ctx, tenant, fp)
+	end(span, err)
+	return r, ok, err
+}
+
+func (b tracedBackend) AllowRate(ctx context.Context, key string, ratePerSec float64, burst int) (store.RateDecision, error) {
+	ctx, span := b.span(ctx, "allow_rate", "")
+	d, err := b.Backend.AllowRate(ctx, key, ratePerSec, burst)
+	end(span, err)
+	return d, err
+}
+
+func (b tracedBackend) Ping(ctx context.Context) error {
+	ctx, span := b.span(ctx, "ping", "")
+	err := b.Backend.Ping(ctx)
+	end(span, err)
+	return err
+}
