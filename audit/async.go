@@ -175,11 +175,15 @@ func (a *Async) Submit(r Record) bool {
 
 // take moves up to max queued records, oldest first, into dst (emptied
 // first) and returns it with the number of records still queued. With
-// disarm set, emptying the queue makes the next Submit signal again.
-func (a *Async) take(dst []Record, max int, disarm bool) ([]Record, int) {
+// whole set it moves nothing unless max records are queued. With disarm
+// set, emptying the queue makes the next Submit signal again.
+func (a *Async) take(dst []Record, max int, whole, disarm bool) ([]Record, int) {
 	dst = dst[:0]
 	a.mu.Lock()
 	k := min(max, a.n)
+	if whole && k < max {
+		k = 0
+	}
 	for range k {
 		dst = append(dst, a.ring[a.head])
 		a.ring[a.head] = Record{}
@@ -194,6 +198,18 @@ func (a *Async) take(dst []Record, max int, disarm bool) ([]Record, int) {
 	}
 	a.mu.Unlock()
 	return dst, left
+}
+
+// disarmIfEmpty makes the next Submit signal again when the queue is empty,
+// and reports whether it was.
+func (a *Async) disarmIfEmpty() bool {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	if a.n == 0 {
+		a.armed = false
+		return true
+	}
+	return false
 }
 
 // Close stops accepting records, delivers what is queued and waits for the
@@ -232,9 +248,11 @@ type batcher struct {
 
 // run is the delivery goroutine. A wake-up arms the flush timer (when it is
 // not running) and moves every full batch out of the queue; the timer, and
-// Close, move everything and deliver the partial batch. A record therefore
+// Close, move everything and deliver the partial batch. So a batch is
+// delivered as soon as MaxBatch records are queued, and otherwise a record
 // waits at most about FlushInterval: the timer is armed no later than its
-// arrival.
+// arrival. As when the goroutine took every record as it came, the timer
+// starts with the first record after everything was delivered.
 func (a *Async) run() {
 	defer close(a.done)
 	var b batcher
@@ -242,15 +260,17 @@ func (a *Async) run() {
 	timer := time.NewTimer(time.Hour)
 	timer.Stop()
 	timerOn := false
+	// drain moves queued records into batches, wakeAt at a time: only full
+	// batches, or with all set everything, emptying the queue.
 	drain := func(all bool) {
 		for {
 			var left int
-			work, left = a.take(work, a.wakeAt, all)
+			work, left = a.take(work, a.wakeAt, !all, all)
 			for _, r := range work {
 				a.add(&b, r)
 			}
 			clear(work)
-			if left == 0 || (!all && left < a.wakeAt) {
+			if len(work) == 0 || left == 0 {
 				return
 			}
 		}
@@ -263,6 +283,12 @@ func (a *Async) run() {
 				timerOn = true
 			}
 			drain(false)
+			// Everything delivered: stop the timer, so that it starts
+			// again with the next record, as a new batch's would.
+			if len(b.entries) == 0 && a.disarmIfEmpty() {
+				timer.Stop()
+				timerOn = false
+			}
 		case <-timer.C:
 			timerOn = false
 			drain(true)
