@@ -142,21 +142,57 @@ func writeError(w http.ResponseWriter, e *apiError) {
 // formed, without duplicate keys at any level and without trailing data.
 // Unknown fields are ignored, as the reference does.
 func decodeJSON(w http.ResponseWriter, r *http.Request, limit int64, v any) *apiError {
+	var buf bytes.Buffer
+	if e := readBody(w, r, limit, &buf); e != nil {
+		return e
+	}
+	return unmarshalStrict(buf.Bytes(), v)
+}
+
+// bodyBufs recycles the request body buffers of the authorize routes.
+var bodyBufs = sync.Pool{New: func() any { return new(bytes.Buffer) }}
+
+// maxPooledBody bounds the capacity of a pooled body buffer.
+const maxPooledBody = 64 << 10
+
+// decodePooled is decodeJSON reading into a pooled buffer, for the hot
+// authorize routes. The caller must pass the returned buffer to putBody
+// once nothing refers to the body any more: v's strings and RawMessages
+// are copies, but a chainHolder's chain bytes point into the buffer.
+func decodePooled(w http.ResponseWriter, r *http.Request, limit int64, v any) (*bytes.Buffer, *apiError) {
+	buf := bodyBufs.Get().(*bytes.Buffer)
+	buf.Reset()
+	if e := readBody(w, r, limit, buf); e != nil {
+		return buf, e
+	}
+	return buf, unmarshalStrict(buf.Bytes(), v)
+}
+
+// putBody returns a buffer of decodePooled to the pool.
+func putBody(buf *bytes.Buffer) {
+	if buf.Cap() <= maxPooledBody {
+		bodyBufs.Put(buf)
+	}
+}
+
+// readBody checks the content type and reads at most limit bytes of body
+// into buf.
+func readBody(w http.ResponseWriter, r *http.Request, limit int64, buf *bytes.Buffer) *apiError {
 	if ct := r.Header.Get("Content-Type"); ct == "" {
 		return &apiError{Status: http.StatusUnsupportedMediaType, Code: CodeUnsupportedMedia,
 			Msg: "missing Content-Type", Hint: "send Content-Type: application/json"}
-	} else if mt, _, err := mime.ParseMediaType(ct); err != nil || mt != "application/json" {
-		return &apiError{Status: http.StatusUnsupportedMediaType, Code: CodeUnsupportedMedia,
-			Msg: "Content-Type must be application/json", Hint: "send Content-Type: application/json"}
+	} else if ct != "application/json" { // the common case needs no parsing
+		if mt, _, err := mime.ParseMediaType(ct); err != nil || mt != "application/json" {
+			return &apiError{Status: http.StatusUnsupportedMediaType, Code: CodeUnsupportedMedia,
+				Msg: "Content-Type must be application/json", Hint: "send Content-Type: application/json"}
+		}
 	}
-	// Read into a buffer sized from Content-Length (bounded by limit), so
-	// a typical body is read without re-allocation.
-	var buf bytes.Buffer
+	// Size the buffer from Content-Length (bounded by limit), so that a
+	// typical body is read without re-allocation.
 	if cl := r.ContentLength; cl > 0 && cl <= limit {
 		buf.Grow(int(cl) + bytes.MinRead)
 	}
 	_, err := buf.ReadFrom(http.MaxBytesReader(w, r.Body, limit))
-	body := buf.Bytes()
 	if err != nil {
 		var mbe *http.MaxBytesError
 		if errors.As(err, &mbe) {
@@ -165,7 +201,7 @@ func decodeJSON(w http.ResponseWriter, r *http.Request, limit int64, v any) *api
 		}
 		return badRequest("reading body: %v", err)
 	}
-	return unmarshalStrict(body, v)
+	return nil
 }
 
 func unmarshalStrict(body []byte, v any) *apiError {
@@ -175,22 +211,30 @@ func unmarshalStrict(body []byte, v any) *apiError {
 	if !utf8.Valid(body) {
 		return badRequest("body is not valid UTF-8")
 	}
-	cs, ce, err := scanJSON(body)
+	sp, err := scanJSON(body)
 	if err != nil {
 		return badRequest("%v", err)
 	}
+	// The first top-level value is decoded; anything after it but
+	// whitespace is trailing data.
+	end := len(body)
+	if sp.topEnd > 0 {
+		end = sp.topEnd
+	}
+	rest := body[end:]
+	body = body[:end]
 	var chain []byte
-	if ch, ok := v.(chainHolder); ok && ce > cs && cs > 0 {
+	if ch, ok := v.(chainHolder); ok && sp.chainEnd > sp.chainStart && sp.chainStart > 0 {
 		// Decode the envelope with the chain replaced by null; the strict
 		// chain decoder parses the chain bytes (and checks their syntax).
+		cs, ce := sp.chainStart, sp.chainEnd
 		chain = body[cs:ce]
 		nb := make([]byte, 0, len(body)-len(chain)+4)
 		nb = append(append(append(nb, body[:cs]...), "null"...), body[ce:]...)
 		body = nb
 		defer func() { ch.setChain(chain) }()
 	}
-	dec := json.NewDecoder(bytes.NewReader(body))
-	if err := dec.Decode(v); err != nil {
+	if err := json.Unmarshal(body, v); err != nil {
 		var ae *apiError
 		if errors.As(err, &ae) {
 			return ae
@@ -200,7 +244,7 @@ func unmarshalStrict(body []byte, v any) *apiError {
 		}
 		return badRequest("malformed JSON: %v", jsonErrText(err))
 	}
-	if dec.More() {
+	if len(bytes.TrimLeft(rest, " \t\r\n")) > 0 {
 		return badRequest("malformed JSON: trailing data after the object")
 	}
 	return nil
@@ -225,6 +269,12 @@ func jsonErrText(err error) string {
 	return err.Error()
 }
 
+// jsonSpans are the offsets scanJSON reports; zero when not found.
+type jsonSpans struct {
+	chainStart, chainEnd int // the top-level "chain" object
+	topEnd               int // just after the first top-level object or array
+}
+
 // chainHolder is a request body with a top-level "chain" field.
 type chainHolder interface{ setChain(raw []byte) }
 
@@ -243,8 +293,9 @@ const linearKeyLimit = 32
 //
 // It also returns the span [start, end) of
 // the top-level "chain" object, when there is one, so that the chain is
-// parsed once, by the strict chain decoder, instead of twice.
-func scanJSON(b []byte) (chainStart, chainEnd int, err error) {
+// parsed once, by the strict chain decoder, instead of twice, and the end
+// of the first top-level object or array.
+func scanJSON(b []byte) (sp jsonSpans, err error) {
 	pendingChain := false
 	type frame struct {
 		obj     bool
@@ -260,10 +311,10 @@ func scanJSON(b []byte) (chainStart, chainEnd int, err error) {
 		switch c := b[i]; c {
 		case '{', '[':
 			if len(stack) >= maxScanDepth {
-				return 0, 0, fmt.Errorf("JSON nested deeper than %d", maxScanDepth)
+				return jsonSpans{}, fmt.Errorf("JSON nested deeper than %d", maxScanDepth)
 			}
 			if pendingChain && len(stack) == 1 && c == '{' {
-				chainStart = i
+				sp.chainStart = i
 			}
 			pendingChain = false
 			stack = append(stack, frame{obj: c == '{', wantKey: c == '{', first: len(spans)})
@@ -271,8 +322,11 @@ func scanJSON(b []byte) (chainStart, chainEnd int, err error) {
 			if n := len(stack); n > 0 {
 				spans = spans[:stack[n-1].first]
 				stack = stack[:n-1]
-				if n == 2 && chainStart > 0 && chainEnd == 0 {
-					chainEnd = i + 1
+				if n == 2 && sp.chainStart > 0 && sp.chainEnd == 0 {
+					sp.chainEnd = i + 1
+				}
+				if n == 1 && sp.topEnd == 0 {
+					sp.topEnd = i + 1
 				}
 			}
 		case ',':
@@ -294,7 +348,7 @@ func scanJSON(b []byte) (chainStart, chainEnd int, err error) {
 				}
 			}
 			if j >= len(b) {
-				return 0, 0, nil // unterminated: encoding/json reports it
+				return jsonSpans{}, nil // unterminated: encoding/json reports it
 			}
 			pendingChain = false
 			if n := len(stack); n > 0 && stack[n-1].obj && stack[n-1].wantKey {
@@ -305,7 +359,7 @@ func scanJSON(b []byte) (chainStart, chainEnd int, err error) {
 				if esc {
 					var s string
 					if json.Unmarshal(b[i:j+1], &s) != nil {
-						return 0, 0, nil // encoding/json reports it
+						return jsonSpans{}, nil // encoding/json reports it
 					}
 					key = s
 				} else {
@@ -335,14 +389,14 @@ func scanJSON(b []byte) (chainStart, chainEnd int, err error) {
 					if len(key) > 64 {
 						key = key[:64] + "…"
 					}
-					return 0, 0, fmt.Errorf("duplicate key %q", key)
+					return jsonSpans{}, fmt.Errorf("duplicate key %q", key)
 				}
 				pendingChain = n == 1 && key == "chain"
 			}
 			i = j
 		}
 	}
-	return chainStart, chainEnd, nil
+	return sp, nil
 }
 
 // parseHex32 decodes exactly 64 hex characters.
