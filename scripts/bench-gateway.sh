@@ -7,8 +7,12 @@
 #
 # Each backend runs a warm-up (1s), a closed-loop saturation phase and an
 # open-loop phase at half the saturated rate (latency from the scheduled
-# send time). PostgreSQL and Redis come from A1_TEST_PG_URL / A1_TEST_REDIS_URL
-# (defaults: the local test servers); an unreachable one is skipped.
+# send time). The table also gives the CPU time the gateway process and the
+# load generator used per request in the saturated phase, and how late the
+# open-loop dispatcher was (p99). PostgreSQL and Redis come from
+# A1_TEST_PG_URL / A1_TEST_REDIS_URL (defaults: the local test servers); an
+# unreachable one is skipped. Extra loadgen flags can be passed in
+# A1_LOADGEN_FLAGS (e.g. "-client nethttp" or "-gateway-env GOGC=200").
 # Total time is bounded: about 4 x (3 x duration + 10s).
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -20,7 +24,7 @@ tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
 go build -o "$tmp/a1" ./cmd/a1
 go build -o "$tmp/loadgen" ./gateway/internal/loadgen
-echo "# a1 gateway benchmark: $(nproc) cores, $(go version | cut -d' ' -f3), $(date -u +%F), duration $dur, concurrency $conc"
+echo "# a1 gateway benchmark: $(nproc) cores, $(go version | cut -d' ' -f3), $(date -u +%F), duration $dur, concurrency $conc, load average $(cut -d' ' -f1-3 /proc/loadavg 2>/dev/null || echo n/a)"
 header=-header
 for store in memory bolt redis postgres; do
   case $store in
@@ -29,10 +33,11 @@ for store in memory bolt redis postgres; do
     *) host= ;;
   esac
   if [ -n "$host" ] && ! timeout 2 bash -c "exec 3<>/dev/tcp/${host%:*}/${host##*:}" 2>/dev/null; then
-    echo "| $store | skipped: $host unreachable | | | | |"
+    echo "| $store | skipped: $host unreachable | | | | | | | |"
     continue
   fi
   timeout 120 "$tmp/loadgen" -a1 "$tmp/a1" -store "$store" -pg-url "$pg" -redis-url "$redis" \
-    -duration "$dur" -concurrency "$conc" $header 2>"$tmp/$store.err" || { echo "| $store | failed: $(tail -1 "$tmp/$store.err") | | | | |"; }
+    -duration "$dur" -concurrency "$conc" $header ${A1_LOADGEN_FLAGS:-} 2>"$tmp/$store.err" || { echo "| $store | failed: $(tail -1 "$tmp/$store.err") | | | | | | | |"; }
   header=
 done
+echo "# load average after: $(cut -d' ' -f1-3 /proc/loadavg 2>/dev/null || echo n/a)"

@@ -4,6 +4,12 @@
 // principal), drives it with proof-of-possession requests (the chain stays
 // reusable; every request carries a fresh, pre-signed request nonce), and
 // prints one Markdown table row per run. See scripts/bench-gateway.sh.
+//
+// Beside rates and latencies it reports the CPU time the gateway process
+// and the load generator spent per request in the saturated phase (from
+// /proc/<pid>/stat and getrusage), which shows where the two shared cores
+// went, and how late the open-loop phase's dispatcher sent requests
+// relative to their schedule (that lateness is counted in the latency).
 package main
 
 import (
@@ -22,6 +28,8 @@ import (
 	"os/exec"
 	"runtime"
 	"sort"
+	"strconv"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"syscall"
@@ -45,13 +53,19 @@ func main() {
 	dur := flag.Duration("duration", 4*time.Second, "length of each measured phase")
 	conc := flag.Int("concurrency", 32, "closed-loop clients in the saturation phase")
 	header := flag.Bool("header", false, "print the table header first")
+	client := flag.String("client", "raw", "raw (minimal keep-alive HTTP/1.1 client, one connection per worker) | nethttp (net/http.Client)")
+	var extraEnv envFlags
+	flag.Var(&extraEnv, "gateway-env", "KEY=VALUE added to the gateway's environment (repeatable), e.g. GOGC=200")
 	flag.Parse()
 	if *dur <= 0 || *dur > maxDuration || *conc < 1 || *conc > maxConcurrency {
 		fatal("duration must be in (0, %v] and concurrency in [1, %d]", maxDuration, maxConcurrency)
 	}
+	if *client != "raw" && *client != "nethttp" {
+		fatal("-client must be raw or nethttp")
+	}
 	if *header {
-		fmt.Println("| backend | in-process verify/s (2-hop + PoP) | gateway authz/s (saturated) | p50 / p99 saturated | p50 / p99 at half rate | ratio |")
-		fmt.Println("|---|---|---|---|---|---|")
+		fmt.Println("| backend | in-process verify/s (2-hop + PoP) | gateway authz/s (saturated) | p50 / p99 saturated | p50 / p99 at half rate | ratio | gateway CPU / authz | loadgen CPU / req | send lag p99 (half rate) |")
+		fmt.Println("|---|---|---|---|---|---|---|---|---|")
 	}
 	w := newWorkload()
 	prefix = w.prefix
@@ -68,19 +82,97 @@ func main() {
 	case "redis":
 		env["A1_REDIS_URL"] = *redisURL
 	}
-	base, stop := startGateway(*bin, env)
+	for _, kv := range extraEnv {
+		k, v, _ := strings.Cut(kv, "=")
+		env[k] = v
+	}
+	base, pid, stop := startGateway(*bin, env)
 	defer stop()
 
 	bodies := w.prepare(maxPrepared)
-	c := &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: maxConcurrency, MaxConnsPerHost: maxConcurrency}, Timeout: 10 * time.Second}
-	url := base + "/v1/authorize"
+	posters := func(n int) []poster {
+		out := make([]poster, n)
+		c := &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: maxConcurrency, MaxConnsPerHost: maxConcurrency}, Timeout: 10 * time.Second}
+		for i := range out {
+			if *client == "nethttp" {
+				out[i] = netHTTPPoster{c: c, url: base + "/v1/authorize"}
+				continue
+			}
+			p := newRawPoster(strings.TrimPrefix(base, "http://"), "/v1/authorize")
+			must(p.dial())
+			out[i] = p
+		}
+		return out
+	}
 	// Warm up connections and caches.
 	var next atomic.Int64
-	closedLoop(c, url, bodies, &next, *conc, time.Second)
-	satRate, satLat := closedLoop(c, url, bodies, &next, *conc, *dur)
-	halfLat := openLoop(c, url, bodies, &next, satRate/2, *dur)
-	fmt.Printf("| %s | %.0f | %.0f | %s / %s | %s / %s | %.0f%% |\n", *storeName, verifyRate, satRate,
-		ms(pct(satLat, 50)), ms(pct(satLat, 99)), ms(pct(halfLat, 50)), ms(pct(halfLat, 99)), 100*satRate/verifyRate)
+	sat := posters(*conc)
+	closedLoop(sat, bodies, &next, time.Second)
+	gw0, lg0 := processCPU(pid), selfCPU()
+	satRate, satLat := closedLoop(sat, bodies, &next, *dur)
+	gw1, lg1 := processCPU(pid), selfCPU()
+	halfLat, lag := openLoop(posters(maxConcurrency/2), bodies, &next, satRate/2, *dur)
+	n := float64(len(satLat))
+	perReq := func(d0, d1 time.Duration) string {
+		if d0 < 0 || d1 < 0 || n == 0 {
+			return "n/a"
+		}
+		return fmt.Sprintf("%.0f µs", float64((d1-d0).Microseconds())/n)
+	}
+	fmt.Printf("| %s | %.0f | %.0f | %s / %s | %s / %s | %.0f%% | %s | %s | %s |\n", *storeName, verifyRate, satRate,
+		ms(pct(satLat, 50)), ms(pct(satLat, 99)), ms(pct(halfLat, 50)), ms(pct(halfLat, 99)), 100*satRate/verifyRate,
+		perReq(gw0, gw1), perReq(lg0, lg1), ms(pct(lag, 99)))
+}
+
+// envFlags collects repeated -gateway-env flags.
+type envFlags []string
+
+func (e *envFlags) String() string { return strings.Join(*e, ",") }
+
+func (e *envFlags) Set(v string) error {
+	if k, _, ok := strings.Cut(v, "="); !ok || k == "" {
+		return fmt.Errorf("want KEY=VALUE, got %q", v)
+	}
+	*e = append(*e, v)
+	return nil
+}
+
+// clockTick is the unit of utime and stime in /proc/<pid>/stat (USER_HZ,
+// 100 on Linux).
+const clockTick = 10 * time.Millisecond
+
+// processCPU is the user + system CPU time of process pid so far, from
+// /proc/<pid>/stat, or -1 where that is not available.
+func processCPU(pid int) time.Duration {
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+	if err != nil {
+		return -1
+	}
+	// The command name (field 2) may contain spaces: fields are counted
+	// after its closing parenthesis; utime and stime are fields 14 and 15.
+	i := bytes.LastIndexByte(b, ')')
+	if i < 0 {
+		return -1
+	}
+	f := strings.Fields(string(b[i+1:]))
+	if len(f) < 13 {
+		return -1
+	}
+	ut, err1 := strconv.ParseInt(f[11], 10, 64)
+	st, err2 := strconv.ParseInt(f[12], 10, 64)
+	if err1 != nil || err2 != nil {
+		return -1
+	}
+	return time.Duration(ut+st) * clockTick
+}
+
+// selfCPU is this process's user + system CPU time so far.
+func selfCPU() time.Duration {
+	var ru syscall.Rusage
+	if syscall.Getrusage(syscall.RUSAGE_SELF, &ru) != nil {
+		return -1
+	}
+	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
 }
 
 type workload struct {
@@ -198,13 +290,13 @@ func send(c *http.Client, url string, pop []byte) bool {
 	return resp.StatusCode == 200
 }
 
-func closedLoop(c *http.Client, url string, bodies [][]byte, next *atomic.Int64, conc int, d time.Duration) (float64, []time.Duration) {
+func closedLoop(posters []poster, bodies [][]byte, next *atomic.Int64, d time.Duration) (float64, []time.Duration) {
 	deadline := time.Now().Add(d)
-	lats := make([][]time.Duration, conc)
+	lats := make([][]time.Duration, len(posters))
 	var fails atomic.Int64
 	var wg sync.WaitGroup
 	start := time.Now()
-	for g := 0; g < conc; g++ {
+	for g, p := range posters {
 		wg.Add(1)
 		go func(g int) {
 			defer wg.Done()
@@ -214,7 +306,7 @@ func closedLoop(c *http.Client, url string, bodies [][]byte, next *atomic.Int64,
 					return
 				}
 				t0 := time.Now()
-				if !send(c, url, bodies[i]) {
+				if !p.post(bodies[i]) {
 					fails.Add(1)
 				}
 				lats[g] = append(lats[g], time.Since(t0))
@@ -234,8 +326,11 @@ func closedLoop(c *http.Client, url string, bodies [][]byte, next *atomic.Int64,
 }
 
 // openLoop sends at a fixed rate; latency counts from the scheduled send
-// time, so a stalled server is not hidden (no coordinated omission).
-func openLoop(c *http.Client, url string, bodies [][]byte, next *atomic.Int64, rate float64, d time.Duration) []time.Duration {
+// time, so a stalled server is not hidden (no coordinated omission), and
+// neither is a late generator. The dispatcher sleeps in nanosleep(2) on a
+// locked thread (see preciseSleeper); it also returns how late it handed
+// each request to a worker, which is part of the latency.
+func openLoop(posters []poster, bodies [][]byte, next *atomic.Int64, rate float64, d time.Duration) (lats, lag []time.Duration) {
 	if rate < 1 {
 		rate = 1
 	}
@@ -243,36 +338,46 @@ func openLoop(c *http.Client, url string, bodies [][]byte, next *atomic.Int64, r
 	total := int(d / interval)
 	jobs := make(chan time.Time, 4096)
 	var mu sync.Mutex
-	var lats []time.Duration
+	var fails atomic.Int64
 	var wg sync.WaitGroup
-	for g := 0; g < maxConcurrency/2; g++ {
+	for _, p := range posters {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
+			var mine []time.Duration
 			for sched := range jobs {
 				i := next.Add(1)
 				if int(i) >= len(bodies) {
 					continue
 				}
-				send(c, url, bodies[i])
-				l := time.Since(sched)
-				mu.Lock()
-				lats = append(lats, l)
-				mu.Unlock()
+				if !p.post(bodies[i]) {
+					fails.Add(1)
+				}
+				mine = append(mine, time.Since(sched))
 			}
+			mu.Lock()
+			lats = append(lats, mine...)
+			mu.Unlock()
 		}()
 	}
+	lag = make([]time.Duration, 0, total)
+	sl := newPreciseSleeper()
 	start := time.Now()
 	for k := 0; k < total; k++ {
 		sched := start.Add(time.Duration(k) * interval)
 		if dl := time.Until(sched); dl > 0 {
-			time.Sleep(dl)
+			sl.sleep(dl)
 		}
 		jobs <- sched
+		lag = append(lag, time.Since(sched))
 	}
+	sl.done()
 	close(jobs)
 	wg.Wait()
-	return lats
+	if f := fails.Load(); f > 0 {
+		fmt.Fprintf(os.Stderr, "loadgen: %d requests not authorized (open loop)\n", f)
+	}
+	return lats, lag
 }
 
 func pct(l []time.Duration, p float64) time.Duration {
@@ -285,7 +390,7 @@ func pct(l []time.Duration, p float64) time.Duration {
 
 func ms(d time.Duration) string { return fmt.Sprintf("%.2f ms", float64(d.Microseconds())/1000) }
 
-func startGateway(bin string, env map[string]string) (string, func()) {
+func startGateway(bin string, env map[string]string) (string, int, func()) {
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	must(err)
 	addr := ln.Addr().String()
@@ -314,14 +419,14 @@ func startGateway(bin string, env map[string]string) (string, func()) {
 		if resp, err := http.Get(base + "/readyz"); err == nil {
 			resp.Body.Close()
 			if resp.StatusCode == 200 {
-				return base, stop
+				return base, cmd.Process.Pid, stop
 			}
 		}
 		time.Sleep(50 * time.Millisecond)
 	}
 	stop()
 	fatal("gateway did not become ready")
-	return "", nil
+	return "", 0, nil
 }
 
 func pk(k ed25519.PrivateKey) a1.PublicKey { return a1.PublicKey(k.Public().(ed25519.PublicKey)) }
