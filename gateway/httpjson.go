@@ -307,7 +307,16 @@ func scanJSON(b []byte) (sp jsonSpans, err error) {
 	stack := stackBuf[:0]
 	var spanBuf [64]string
 	spans := spanBuf[:0]
+	stop := &scanStopObject // the bytes that matter in the current frame
 	for i := 0; i < len(b); i++ {
+		// Skip what cannot change the state (numbers, literals, white
+		// space, and commas inside arrays) in a tight loop.
+		for i < len(b) && !stop[b[i]] {
+			i++
+		}
+		if i == len(b) {
+			break
+		}
 		switch c := b[i]; c {
 		case '{', '[':
 			if len(stack) >= maxScanDepth {
@@ -318,10 +327,16 @@ func scanJSON(b []byte) (sp jsonSpans, err error) {
 			}
 			pendingChain = false
 			stack = append(stack, frame{obj: c == '{', wantKey: c == '{', first: len(spans)})
+			if stop = &scanStopObject; c == '[' {
+				stop = &scanStopArray
+			}
 		case '}', ']':
 			if n := len(stack); n > 0 {
 				spans = spans[:stack[n-1].first]
 				stack = stack[:n-1]
+				if stop = &scanStopObject; n > 1 && !stack[n-2].obj {
+					stop = &scanStopArray
+				}
 				if n == 2 && sp.chainStart > 0 && sp.chainEnd == 0 {
 					sp.chainEnd = i + 1
 				}
@@ -337,14 +352,24 @@ func scanJSON(b []byte) (sp jsonSpans, err error) {
 		case '"':
 			j := i + 1
 			esc := false
-			for ; j < len(b); j++ {
-				if b[j] == '\\' {
-					esc = true
-					j++
-					continue
-				}
-				if b[j] == '"' {
-					break
+			// The closing quote is the first one when the string has no
+			// backslash (the common case, found with IndexByte).
+			q := bytes.IndexByte(b[j:], '"')
+			if q < 0 {
+				return jsonSpans{}, nil // unterminated: encoding/json reports it
+			}
+			if bytes.IndexByte(b[j:j+q], '\\') < 0 {
+				j += q
+			} else {
+				for ; j < len(b); j++ {
+					if b[j] == '\\' {
+						esc = true
+						j++
+						continue
+					}
+					if b[j] == '"' {
+						break
+					}
 				}
 			}
 			if j >= len(b) {
@@ -398,6 +423,17 @@ func scanJSON(b []byte) (sp jsonSpans, err error) {
 	}
 	return sp, nil
 }
+
+// scanStopObject and scanStopArray are the bytes scanJSON must look at
+// inside an object (or at the top level) and inside an array, where commas
+// do not matter.
+var scanStopObject, scanStopArray = func() (o, a [256]bool) {
+	for _, c := range []byte(`{}[]"`) {
+		o[c], a[c] = true, true
+	}
+	o[','] = true
+	return o, a
+}()
 
 // parseHex32 decodes exactly 64 hex characters.
 func parseHex32(field, s string) ([32]byte, *apiError) {

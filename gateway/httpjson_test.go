@@ -2,6 +2,9 @@ package gateway
 
 import (
 	"bytes"
+	"encoding/json"
+	"fmt"
+	"math/rand/v2"
 	"net/http/httptest"
 	"strings"
 	"testing"
@@ -96,4 +99,168 @@ func TestDecodePooledReuse(t *testing.T) {
 			t.Fatalf("Content-Type %q: %v", ct, e)
 		}
 	}
+}
+
+// scanJSONReference is scanJSON before its skip loops (byte by byte, a
+// switch per byte): the differential tests check that the fast scanner
+// finds the same spans and the same errors.
+func scanJSONReference(b []byte) (sp jsonSpans, err error) {
+	pendingChain := false
+	type frame struct {
+		obj     bool
+		wantKey bool
+		first   int // index of this object's first key in spans
+		big     map[string]struct{}
+	}
+	var stackBuf [maxScanDepth]frame
+	stack := stackBuf[:0]
+	var spanBuf [64]string
+	spans := spanBuf[:0]
+	for i := 0; i < len(b); i++ {
+		switch c := b[i]; c {
+		case '{', '[':
+			if len(stack) >= maxScanDepth {
+				return jsonSpans{}, fmt.Errorf("JSON nested deeper than %d", maxScanDepth)
+			}
+			if pendingChain && len(stack) == 1 && c == '{' {
+				sp.chainStart = i
+			}
+			pendingChain = false
+			stack = append(stack, frame{obj: c == '{', wantKey: c == '{', first: len(spans)})
+		case '}', ']':
+			if n := len(stack); n > 0 {
+				spans = spans[:stack[n-1].first]
+				stack = stack[:n-1]
+				if n == 2 && sp.chainStart > 0 && sp.chainEnd == 0 {
+					sp.chainEnd = i + 1
+				}
+				if n == 1 && sp.topEnd == 0 {
+					sp.topEnd = i + 1
+				}
+			}
+		case ',':
+			pendingChain = false
+			if n := len(stack); n > 0 && stack[n-1].obj {
+				stack[n-1].wantKey = true
+			}
+		case '"':
+			j := i + 1
+			esc := false
+			for ; j < len(b); j++ {
+				if b[j] == '\\' {
+					esc = true
+					j++
+					continue
+				}
+				if b[j] == '"' {
+					break
+				}
+			}
+			if j >= len(b) {
+				return jsonSpans{}, nil // unterminated: encoding/json reports it
+			}
+			pendingChain = false
+			if n := len(stack); n > 0 && stack[n-1].obj && stack[n-1].wantKey {
+				f := &stack[n-1]
+				f.wantKey = false
+				raw := b[i+1 : j]
+				var key string
+				if esc {
+					var s string
+					if json.Unmarshal(b[i:j+1], &s) != nil {
+						return jsonSpans{}, nil // encoding/json reports it
+					}
+					key = s
+				} else {
+					key = unsafeString(raw)
+				}
+				dup := false
+				if f.big != nil {
+					_, dup = f.big[key]
+					f.big[string([]byte(key))] = struct{}{}
+				} else {
+					for _, k := range spans[f.first:] {
+						if k == key {
+							dup = true
+							break
+						}
+					}
+					spans = append(spans, key)
+					if len(spans)-f.first > linearKeyLimit {
+						f.big = make(map[string]struct{}, 2*linearKeyLimit)
+						for _, k := range spans[f.first:] {
+							f.big[string([]byte(k))] = struct{}{}
+						}
+						spans = spans[:f.first]
+					}
+				}
+				if dup {
+					if len(key) > 64 {
+						key = key[:64] + "…"
+					}
+					return jsonSpans{}, fmt.Errorf("duplicate key %q", key)
+				}
+				pendingChain = n == 1 && key == "chain"
+			}
+			i = j
+		}
+	}
+	return sp, nil
+}
+
+func checkScanAgainstReference(t *testing.T, b []byte) {
+	t.Helper()
+	got, gerr := scanJSON(b)
+	want, werr := scanJSONReference(b)
+	if got != want || (gerr == nil) != (werr == nil) || (gerr != nil && gerr.Error() != werr.Error()) {
+		t.Fatalf("scanJSON(%q):\n got %+v, %v\nwant %+v, %v", b, got, gerr, want, werr)
+	}
+}
+
+func scanCorpus() [][]byte {
+	chain := `{"version":1,"principal_pk":"ab\"cd","certs":[{"x":[1,2,{"y":"}]"}],"z":[[],{}]}],"k":"\\"}`
+	out := [][]byte{
+		[]byte(`{"chain":` + chain + `,"intent_name":"n","intent_params":{"a":"1","b":[1,2,3]},"request_id":"r"}`),
+		[]byte(`{"a":1,"a":2}`), []byte(`{"a":{"b":1,"b":2}}`), []byte(`[{"a":1},{"a":1}]`),
+		[]byte(`{"a\u0062":1,"ab":2}`), []byte(`{"chain":[1,2],"chain":{}}`), []byte(`{"x":"unterminated`),
+		[]byte(strings.Repeat("[", 40) + strings.Repeat("]", 40)), []byte(`{"chain" : {"a":[1, 2 ,3]} , "b":"c"}`),
+		[]byte(`{"k":"a\\","k2":"\\\\","k":1}`), []byte(`{}}`), []byte(`]]{`), []byte(``), []byte(`"str"`),
+	}
+	var many strings.Builder
+	many.WriteString("{")
+	for i := range 40 {
+		fmt.Fprintf(&many, `"k%d":[%d,"v"],`, i, i)
+	}
+	many.WriteString(`"k7":0}`)
+	return append(out, []byte(many.String()))
+}
+
+func TestScanJSONMatchesReference(t *testing.T) {
+	r := rand.New(rand.NewPCG(5, 6))
+	const alphabet = "{}[]\",:\\ a1"
+	for _, base := range scanCorpus() {
+		checkScanAgainstReference(t, base)
+		for range 3000 {
+			b := bytes.Clone(base)
+			for range 1 + r.IntN(3) {
+				c := alphabet[r.IntN(len(alphabet))]
+				switch i := r.IntN(len(b) + 1); {
+				case r.IntN(3) == 0 && i < len(b):
+					b = append(b[:i], b[i+1:]...) // delete
+				case r.IntN(2) == 0 && i < len(b):
+					b[i] = c // replace
+				default:
+					b = append(b[:i], append([]byte{c}, b[i:]...)...) // insert
+				}
+			}
+			checkScanAgainstReference(t, b)
+		}
+	}
+}
+
+func FuzzScanJSON(f *testing.F) {
+	for _, b := range scanCorpus() {
+		f.Add(b)
+	}
+	f.Fuzz(func(t *testing.T, b []byte) { checkScanAgainstReference(t, b) })
 }
