@@ -54,6 +54,7 @@ func main() {
 	conc := flag.Int("concurrency", 32, "closed-loop clients in the saturation phase")
 	header := flag.Bool("header", false, "print the table header first")
 	client := flag.String("client", "raw", "raw (minimal keep-alive HTTP/1.1 client, one connection per worker) | nethttp (net/http.Client)")
+	gatewayCPUs := flag.String("gateway-cpus", "", "run the gateway under taskset -c LIST (e.g. 1; run the load generator itself under taskset on the other CPUs)")
 	var extraEnv envFlags
 	flag.Var(&extraEnv, "gateway-env", "KEY=VALUE added to the gateway's environment (repeatable), e.g. GOGC=200")
 	flag.Parse()
@@ -86,7 +87,7 @@ func main() {
 		k, v, _ := strings.Cut(kv, "=")
 		env[k] = v
 	}
-	base, pid, stop := startGateway(*bin, env)
+	base, pid, stop := startGateway(*bin, *gatewayCPUs, env)
 	defer stop()
 
 	bodies := w.prepare(maxPrepared)
@@ -390,12 +391,16 @@ func pct(l []time.Duration, p float64) time.Duration {
 
 func ms(d time.Duration) string { return fmt.Sprintf("%.2f ms", float64(d.Microseconds())/1000) }
 
-func startGateway(bin string, env map[string]string) (string, int, func()) {
+func startGateway(bin, cpus string, env map[string]string) (string, int, func()) {
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	must(err)
 	addr := ln.Addr().String()
 	ln.Close()
 	cmd := exec.Command(bin, "gateway")
+	if cpus != "" {
+		// taskset execs the gateway: the pid stays the gateway's.
+		cmd = exec.Command("taskset", "-c", cpus, bin, "gateway")
+	}
 	cmd.Env = []string{"PATH=" + os.Getenv("PATH"), "A1_LISTEN=" + addr}
 	for k, v := range env {
 		cmd.Env = append(cmd.Env, k+"="+v)
