@@ -204,7 +204,11 @@ func readBody(w http.ResponseWriter, r *http.Request, limit int64, buf *bytes.Bu
 	return nil
 }
 
-func unmarshalStrict(body []byte, v any) *apiError {
+func unmarshalStrict(body []byte, v any) *apiError { return unmarshalStrictFast(body, v, true) }
+
+// unmarshalStrictFast is unmarshalStrict; fast=false never takes
+// fastAuthorize (the tests compare the two).
+func unmarshalStrictFast(body []byte, v any, fast bool) *apiError {
 	if len(bytes.TrimSpace(body)) == 0 {
 		return badRequest("empty body")
 	}
@@ -223,6 +227,17 @@ func unmarshalStrict(body []byte, v any) *apiError {
 	}
 	rest := body[end:]
 	body = body[:end]
+	trailing := len(bytes.TrimLeft(rest, " \t\r\n")) > 0
+	if req, ok := v.(*authorizeRequest); ok && fast && sp.topEnd > 0 {
+		// The common shape without reflection; anything else below.
+		if fastAuthorize(body, sp.chainStart, sp.chainEnd, req) {
+			if trailing {
+				return badRequest("malformed JSON: trailing data after the object")
+			}
+			return nil
+		}
+		*req = authorizeRequest{}
+	}
 	var chain []byte
 	if ch, ok := v.(chainHolder); ok && sp.chainEnd > sp.chainStart && sp.chainStart > 0 {
 		// Decode the envelope with the chain replaced by null; the strict
@@ -244,7 +259,7 @@ func unmarshalStrict(body []byte, v any) *apiError {
 		}
 		return badRequest("malformed JSON: %v", jsonErrText(err))
 	}
-	if len(bytes.TrimLeft(rest, " \t\r\n")) > 0 {
+	if trailing {
 		return badRequest("malformed JSON: trailing data after the object")
 	}
 	return nil

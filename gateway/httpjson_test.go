@@ -6,6 +6,8 @@ import (
 	"fmt"
 	"math/rand/v2"
 	"net/http/httptest"
+	"reflect"
+	"slices"
 	"strings"
 	"testing"
 )
@@ -263,4 +265,98 @@ func FuzzScanJSON(f *testing.F) {
 		f.Add(b)
 	}
 	f.Fuzz(func(t *testing.T, b []byte) { checkScanAgainstReference(t, b) })
+}
+
+// checkFastAgainstSlow decodes body with and without fastAuthorize and
+// requires the same outcome. It reports whether the fast path accepted it.
+func checkFastAgainstSlow(t *testing.T, body []byte) bool {
+	t.Helper()
+	var fastReq, slowReq authorizeRequest
+	fe := unmarshalStrictFast(body, &fastReq, true)
+	se := unmarshalStrictFast(body, &slowReq, false)
+	if (fe == nil) != (se == nil) || (fe != nil && (fe.Msg != se.Msg || fe.Code != se.Code || fe.Status != se.Status)) {
+		t.Fatalf("%q:\nfast error %v\nslow error %v", body, fe, se)
+	}
+	if !reflect.DeepEqual(fastReq, slowReq) {
+		t.Fatalf("%q:\nfast %+v\nslow %+v", body, fastReq, slowReq)
+	}
+	sp, _ := scanJSON(body)
+	var probe authorizeRequest
+	end := len(body)
+	if sp.topEnd > 0 {
+		end = sp.topEnd
+	}
+	return fe == nil && sp.topEnd > 0 && fastAuthorize(body[:end], sp.chainStart, sp.chainEnd, &probe)
+}
+
+// fastMembers are member encodings, valid and not, for the bodies of the
+// differential test.
+var fastMembers = map[string][]string{
+	"chain":           {`{"version":1,"certs":[{"a":[1,2,3]}]}`, `null`, `"abc"`, `[1]`, `{}`},
+	"intent_name":     {`"trade.equity"`, `""`, `"tr\u0061de"`, `"a\nb"`, `null`, `1`, `"é🔐<&>"`},
+	"intent_params":   {`{"symbol":"AAPL"}`, `{}`, `{"a":"1","b":"2"}`, `null`, `{"a":1}`, `{"a":"\\"}`, `[]`, `{"a":null}`},
+	"executor_pk_hex": {`"` + strings.Repeat("ab", 32) + `"`, `""`, `null`, `true`},
+	"request_id":      {`"req-1"`, `""`, `"x\ty"`, `null`, `0`},
+	"return_token":    {`true`, `false`, `null`, `"true"`, `1`},
+	"proof": {`{"audience":"gw","nonce_hex":"00ff","issued_at":1700000000,"signature_hex":"ab"}`, `{}`, `null`,
+		`{"issued_at":0}`, `{"issued_at":01}`, `{"issued_at":-1}`, `{"issued_at":1e3}`, `{"issued_at":1.5}`,
+		`{"issued_at":18446744073709551615}`, `{"issued_at":18446744073709551616}`, `{"issued_at":"1"}`,
+		`{"audience":"gw","extra":1}`, `{"Audience":"gw"}`, `{"audience":null}`, `[]`},
+	"merkle_proof": {`{"siblings":[]}`, `null`},
+	"Intent_Name":  {`"x"`},
+	"unknown":      {`{"a":[1,"]"]}`, `1`},
+}
+
+func TestFastAuthorizeMatches(t *testing.T) {
+	r := rand.New(rand.NewPCG(7, 8))
+	names := make([]string, 0, len(fastMembers))
+	for k := range fastMembers {
+		names = append(names, k)
+	}
+	slices.Sort(names)
+	spaces := []string{"", " ", "\n\t", "\r\n "}
+	sp := func() string { return spaces[r.IntN(len(spaces))] }
+	accepted := 0
+	for range 20000 {
+		r.Shuffle(len(names), func(i, j int) { names[i], names[j] = names[j], names[i] })
+		var b strings.Builder
+		b.WriteString(sp() + "{")
+		n := 0
+		for _, k := range names {
+			if r.IntN(3) == 0 || (k != "chain" && k != "intent_name" && r.IntN(2) == 0) {
+				continue
+			}
+			vals := fastMembers[k]
+			v := vals[0]
+			if r.IntN(3) == 0 {
+				v = vals[r.IntN(len(vals))]
+			}
+			if n > 0 {
+				b.WriteString(sp() + ",")
+			}
+			b.WriteString(sp() + `"` + k + `"` + sp() + ":" + sp() + v)
+			n++
+		}
+		b.WriteString(sp() + "}" + sp())
+		if checkFastAgainstSlow(t, []byte(b.String())) {
+			accepted++
+		}
+	}
+	t.Logf("fast path accepted %d of 20000 bodies", accepted)
+	if accepted < 1000 {
+		t.Fatalf("the fast path accepted only %d bodies: the comparison is vacuous", accepted)
+	}
+	// The usual request takes the fast path.
+	body := `{"chain":{"v":1},"intent_name":"trade.equity","intent_params":{"symbol":"AAPL"},"executor_pk_hex":"ab",` +
+		`"request_id":"r","proof":{"audience":"gw","nonce_hex":"00","issued_at":1700000000,"signature_hex":"cd"}}`
+	if !checkFastAgainstSlow(t, []byte(body)) {
+		t.Fatal("a plain authorize body did not take the fast path")
+	}
+}
+
+func FuzzFastAuthorize(f *testing.F) {
+	f.Add([]byte(`{"chain":{"v":1},"intent_name":"n","intent_params":{"a":"b"},"proof":{"issued_at":12}}`))
+	f.Add([]byte(`{"intent_name":"n","return_token":true} `))
+	f.Add([]byte(`{"proof":{"issued_at":01}}`))
+	f.Fuzz(func(t *testing.T, b []byte) { checkFastAgainstSlow(t, b) })
 }
