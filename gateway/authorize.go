@@ -256,7 +256,7 @@ func (s *Server) buildResponse(res *a1.Result, intent a1.IntentHash, token bool,
 	if err != nil {
 		return nil, err
 	}
-	fp := hex.EncodeToString(res.ChainFingerprint[:])
+	fp := hexString(res.ChainFingerprint[:])
 	commit := res.Mask.Commitment()
 	resp := &authorizeResponse{
 		Authorized:       true,
@@ -268,11 +268,11 @@ func (s *Server) buildResponse(res *a1.Result, intent a1.IntentHash, token bool,
 			FingerprintHex:         fp,
 			VerifiedAtUnix:         res.Receipt.VerifiedAtUnix,
 			PassportNamespace:      res.PassportNamespace,
-			CapabilityMaskHex:      res.Mask.Hex(),
-			NarrowingCommitmentHex: hex.EncodeToString(commit[:]),
+			CapabilityMaskHex:      hexString(res.Mask[:]),
+			NarrowingCommitmentHex: hexString(commit[:]),
 		},
-		ReceiptSignatureHex: hex.EncodeToString(sig),
-		IntentHashHex:       intent.Hex(),
+		ReceiptSignatureHex: hexString(sig),
+		IntentHashHex:       hexString(intent[:]),
 		RequestID:           requestID,
 	}
 	if token {
@@ -312,25 +312,25 @@ func (s *Server) recordDecision(r *http.Request, ev *authzEvent) {
 	}
 	if ev.p != nil {
 		if ev.p.chain != nil {
-			e.Principal = ev.p.chain.PrincipalPK.Hex()
+			e.Principal = hexString(ev.p.chain.PrincipalPK[:])
 		}
 		switch {
 		case ev.executorHex != "":
 			e.Executor = ev.executorHex
 		case ev.p.executor != (a1.PublicKey{}):
-			e.Executor = ev.p.executor.Hex()
+			e.Executor = hexString(ev.p.executor[:])
 		}
 		switch {
 		case ev.intentHex != "":
 			e.IntentHash = ev.intentHex
 		case ev.p.intent != (a1.IntentHash{}):
-			e.IntentHash = ev.p.intent.Hex()
+			e.IntentHash = hexString(ev.p.intent[:])
 		}
 	}
 	if ev.res != nil {
 		e.ChainFingerprint = ev.fpHex
 		if e.ChainFingerprint == "" {
-			e.ChainFingerprint = hex.EncodeToString(ev.res.ChainFingerprint[:])
+			e.ChainFingerprint = hexString(ev.res.ChainFingerprint[:])
 		}
 		e.Namespace = ev.res.PassportNamespace
 	}
@@ -494,6 +494,16 @@ func (s *Server) handleAuthorizeBatch(w http.ResponseWriter, r *http.Request) {
 }
 
 func itoa(i int) string { return strconv.Itoa(i) }
+
+// hexString is hex.EncodeToString (lower case) with a single allocation,
+// the string, for inputs of up to 64 bytes.
+func hexString(b []byte) string {
+	if len(b) > 64 {
+		return hex.EncodeToString(b)
+	}
+	var buf [128]byte
+	return string(buf[:hex.Encode(buf[:], b)])
+}
 
 // isLowerHex reports whether s is canonical (lower-case) hex, so that it
 // can stand for the hex encoding of the bytes it parsed to.

@@ -2,6 +2,7 @@ package gateway
 
 import (
 	"bytes"
+	"encoding/hex"
 	"encoding/json"
 	"fmt"
 	"math/rand/v2"
@@ -359,4 +360,16 @@ func FuzzFastAuthorize(f *testing.F) {
 	f.Add([]byte(`{"intent_name":"n","return_token":true} `))
 	f.Add([]byte(`{"proof":{"issued_at":01}}`))
 	f.Fuzz(func(t *testing.T, b []byte) { checkFastAgainstSlow(t, b) })
+}
+
+func TestHexString(t *testing.T) {
+	for n := range 70 {
+		b := make([]byte, n)
+		for i := range b {
+			b[i] = byte(i*37 + n)
+		}
+		if got, want := hexString(b), hex.EncodeToString(b); got != want {
+			t.Fatalf("%d bytes: %q, want %q", n, got, want)
+		}
+	}
 }
