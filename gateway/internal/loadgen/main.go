@@ -328,9 +328,12 @@ func closedLoop(posters []poster, bodies [][]byte, next *atomic.Int64, d time.Du
 
 // openLoop sends at a fixed rate; latency counts from the scheduled send
 // time, so a stalled server is not hidden (no coordinated omission), and
-// neither is a late generator. The dispatcher sleeps in nanosleep(2) on a
-// locked thread (see preciseSleeper); it also returns how late it handed
-// each request to a worker, which is part of the latency.
+// neither is a late generator. It also returns how late the dispatcher
+// handed each request to a worker, which is part of the latency: Go's
+// timers can wake an idle process up to ~1 ms late (epoll_wait's timeout is
+// in milliseconds). Sleeping in nanosleep(2) on a locked thread instead
+// made the lag smaller but the latency worse: the sleeping thread keeps its
+// P until sysmon retakes it, and the workers wait for it.
 func openLoop(posters []poster, bodies [][]byte, next *atomic.Int64, rate float64, d time.Duration) (lats, lag []time.Duration) {
 	if rate < 1 {
 		rate = 1
@@ -362,17 +365,15 @@ func openLoop(posters []poster, bodies [][]byte, next *atomic.Int64, rate float6
 		}()
 	}
 	lag = make([]time.Duration, 0, total)
-	sl := newPreciseSleeper()
 	start := time.Now()
 	for k := 0; k < total; k++ {
 		sched := start.Add(time.Duration(k) * interval)
 		if dl := time.Until(sched); dl > 0 {
-			sl.sleep(dl)
+			time.Sleep(dl)
 		}
 		jobs <- sched
 		lag = append(lag, time.Since(sched))
 	}
-	sl.done()
 	close(jobs)
 	wg.Wait()
 	if f := fails.Load(); f > 0 {
