@@ -20,11 +20,12 @@ dur=${1:-4s}
 conc=${2:-32}
 pg=${A1_TEST_PG_URL:-postgres://postgres@127.0.0.1:5432/test?sslmode=disable}
 redis=${A1_TEST_REDIS_URL:-redis://127.0.0.1:6379/0}
+load0=$(cut -d' ' -f1-3 /proc/loadavg 2>/dev/null || echo n/a) # before the builds
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
 go build -o "$tmp/a1" ./cmd/a1
 go build -o "$tmp/loadgen" ./gateway/internal/loadgen
-echo "# a1 gateway benchmark: $(nproc) cores, $(go version | cut -d' ' -f3), $(date -u +%F), duration $dur, concurrency $conc, load average $(cut -d' ' -f1-3 /proc/loadavg 2>/dev/null || echo n/a)"
+echo "# a1 gateway benchmark: $(nproc) cores, $(go version | cut -d' ' -f3), $(date -u +%F), duration $dur, concurrency $conc, load average $load0 before building, $(cut -d' ' -f1-3 /proc/loadavg 2>/dev/null || echo n/a) after"
 header=-header
 for store in memory bolt redis postgres; do
   case $store in
