@@ -334,6 +334,9 @@ func (s *Server) recordDecision(r *http.Request, ev *authzEvent) {
 		}
 		e.Namespace = ev.res.PassportNamespace
 	}
+	if s.tp != nil {
+		traceDecision(r, &e)
+	}
 	s.emitter.Emit(e)
 }
 

@@ -15,6 +15,7 @@ import (
 	sdktrace "go.opentelemetry.io/otel/sdk/trace"
 	"go.opentelemetry.io/otel/trace"
 
+	"github.com/a1-go/a1/audit"
 	"github.com/a1-go/a1/store"
 )
 
@@ -82,6 +83,32 @@ func nameSpan(r *http.Request, pattern string) {
 		span.SetName(pattern)
 		span.SetAttributes(attribute.String("http.route", pattern))
 	}
+}
+
+// traceDecision puts the decision of an authorization on its server span:
+// the same facts as the audit event (public values only).
+func traceDecision(r *http.Request, e *audit.Event) {
+	span := trace.SpanFromContext(r.Context())
+	if !span.IsRecording() {
+		return
+	}
+	attrs := []attribute.KeyValue{attribute.String("a1.decision", e.Decision)}
+	for _, kv := range [...]struct{ k, v string }{
+		{"a1.error_code", e.ErrorCode}, {"a1.chain_fingerprint", e.ChainFingerprint},
+		{"a1.principal", e.Principal}, {"a1.executor", e.Executor}, {"a1.intent", e.Intent},
+		{"a1.namespace", e.Namespace}, {"a1.request_id", e.RequestID},
+	} {
+		if kv.v != "" {
+			attrs = append(attrs, attribute.String(kv.k, kv.v))
+		}
+	}
+	if e.Hop != nil {
+		attrs = append(attrs, attribute.Int("a1.hop", *e.Hop))
+	}
+	if e.BatchSize > 0 {
+		attrs = append(attrs, attribute.Int("a1.batch_size", e.BatchSize))
+	}
+	span.SetAttributes(attrs...)
 }
 
 // shutdownTracing flushes the spans still queued.

@@ -111,6 +111,7 @@ func TestTracingOTLP(t *testing.T) {
 	g.stop() // flushes the span batcher
 
 	spans, res := rcv.snapshot()
+	fp := chain.Fingerprint()
 	var server, storeSpan, replay *tracepb.Span
 	for _, s := range spans {
 		if s.Name == "a1.store.authorize" && hex.EncodeToString(s.TraceId) == replayTP["traceparent"][3:35] {
@@ -132,6 +133,9 @@ func TestTracingOTLP(t *testing.T) {
 	if server.Name != "POST /v1/authorize" || spanAttr(server, "http.route") != "POST /v1/authorize" {
 		t.Errorf("server span name %q route %q", server.Name, spanAttr(server, "http.route"))
 	}
+	if spanAttr(server, "a1.decision") != "allow" || spanAttr(server, "a1.chain_fingerprint") != hex.EncodeToString(fp[:]) {
+		t.Errorf("server span decision attributes: %v", server.Attributes)
+	}
 	if hex.EncodeToString(server.ParentSpanId) != parentID {
 		t.Errorf("server span parent %x, want the caller's %s", server.ParentSpanId, parentID)
 	}
@@ -140,6 +144,13 @@ func TestTracingOTLP(t *testing.T) {
 	}
 	if spanAttr(storeSpan, "db.system.name") != "memory" || spanAttr(storeSpan, "a1.nonces") != "1" {
 		t.Errorf("store span attributes: %v", storeSpan.Attributes)
+	}
+	for _, s := range spans {
+		if s.Kind == tracepb.Span_SPAN_KIND_SERVER && hex.EncodeToString(s.TraceId) == replayTP["traceparent"][3:35] {
+			if spanAttr(s, "a1.decision") != "deny" || spanAttr(s, "a1.error_code") != "NONCE_REPLAY" {
+				t.Errorf("replay server span attributes: %v", s.Attributes)
+			}
+		}
 	}
 	if replay == nil || spanAttr(replay, "a1.store.result") != "replay" || replay.Status.GetCode() == tracepb.Status_STATUS_CODE_ERROR {
 		t.Errorf("the replay's store span should carry a1.store.result=replay and no error status: %v", replay)
