@@ -3,6 +3,8 @@ package audit
 import (
 	"context"
 	"testing"
+
+	"github.com/a1-go/a1/internal/cputime"
 )
 
 type discard struct{}
@@ -15,13 +17,13 @@ func BenchmarkEmit(b *testing.B) {
 	ev := sample(1)
 	b.ReportAllocs()
 	b.ResetTimer()
-	cpu := processCPU()
+	cpu := cputime.Process()
 	for range b.N {
 		e.Emit(ev)
 	}
 	b.StopTimer()
 	_ = e.Close(context.Background())
-	reportCPU(b, cpu) // includes the delivery goroutine's work
+	cputime.Report(b, cpu) // includes the delivery goroutine's work
 }
 
 func BenchmarkEmitParallel(b *testing.B) {
@@ -30,7 +32,7 @@ func BenchmarkEmitParallel(b *testing.B) {
 	ev := sample(1)
 	b.ReportAllocs()
 	b.ResetTimer()
-	cpu := processCPU()
+	cpu := cputime.Process()
 	b.RunParallel(func(pb *testing.PB) {
 		for pb.Next() {
 			e.Emit(ev)
@@ -38,7 +40,7 @@ func BenchmarkEmitParallel(b *testing.B) {
 	})
 	b.StopTimer()
 	_ = e.Close(context.Background())
-	reportCPU(b, cpu)
+	cputime.Report(b, cpu)
 }
 
 func BenchmarkVerify(b *testing.B) {

@@ -12,6 +12,7 @@ import (
 
 	"github.com/a1-go/a1"
 	"github.com/a1-go/a1/gateway"
+	"github.com/a1-go/a1/internal/cputime"
 )
 
 // benchServer is an in-process gateway on the memory store (audit to a
@@ -46,7 +47,7 @@ func BenchmarkHandler(b *testing.B) {
 	h := s.Handler()
 	b.ReportAllocs()
 	b.ResetTimer()
-	cpu := processCPU()
+	cpu := cputime.Process()
 	for i := 0; i < b.N; i++ {
 		r := httptest.NewRequest("POST", "/v1/authorize", bytes.NewReader(bodies[i]))
 		r.Header.Set("Content-Type", "application/json")
@@ -57,7 +58,7 @@ func BenchmarkHandler(b *testing.B) {
 		}
 	}
 	b.StopTimer()
-	reportCPU(b, cpu) // includes the audit goroutine and the GC
+	cputime.Report(b, cpu) // includes the audit goroutine and the GC
 }
 
 // BenchmarkHandlerHTTP is BenchmarkHandler over loopback HTTP/1.1 with
@@ -72,7 +73,7 @@ func BenchmarkHandlerHTTP(b *testing.B) {
 	var next atomic.Int64
 	b.ReportAllocs()
 	b.ResetTimer()
-	cpu := processCPU()
+	cpu := cputime.Process()
 	b.RunParallel(func(pb *testing.PB) {
 		for pb.Next() {
 			i := next.Add(1) - 1
@@ -90,5 +91,5 @@ func BenchmarkHandlerHTTP(b *testing.B) {
 		}
 	})
 	b.StopTimer()
-	reportCPU(b, cpu)
+	cputime.Report(b, cpu)
 }
