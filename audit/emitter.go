@@ -133,20 +133,19 @@ func (e *Emitter) emit(ev Event) Event {
 		}
 	}
 	ev.Stream = e.stream
-	// The line is built in one buffer: the unsealed members now, the
-	// chaining members and the digest under the lock.
+	// The line is built in one buffer: the members up to the stream now,
+	// the chaining members and the digest under the lock.
 	ev.Seq, ev.Prev, ev.Digest = 0, ZeroDigest, ""
 	line := appendUnsealed(make([]byte, 0, lineCap(&ev)), &ev)
-	var unsealed []byte
-	if line == nil { // checkpoint events: encoding/json, then seal
+	if line == nil { // checkpoint events: encoding/json
 		cp := ev // a copy, so that ev itself does not escape to the heap
-		var err error
-		if unsealed, err = encodeUnsealed(&cp); err != nil { // unreachable for this struct; never lose the event silently
+		unsealed, err := encodeUnsealed(&cp)
+		if err != nil { // unreachable for this struct; never lose the event silently
 			e.logErr(err)
 			ev.Seq, ev.Prev = 0, ""
 			return ev
 		}
-		line = make([]byte, 0, len(unsealed)+sealTailCap)
+		line = append(make([]byte, 0, len(unsealed)+sealTailCap), unsealed[:len(unsealed)-len(preimagePlaceholder)]...)
 	}
 
 	e.mu.Lock()
@@ -157,15 +156,7 @@ func (e *Emitter) emit(ev Event) Event {
 	}
 	e.seq++
 	ev.Seq, ev.Prev = e.seq, e.head
-	if unsealed != nil {
-		line = seal(line, unsealed, ev.Seq, ev.Prev)
-	} else {
-		line = append(line, `,"seq":`...)
-		line = strconv.AppendUint(line, ev.Seq, 10)
-		line = append(line, `,"prev":"`...)
-		line = append(line, ev.Prev...)
-		line = append(line, `"}`...)
-	}
+	line = appendSealTail(line, ev.Seq, ev.Prev)
 	// line is now the preimage; hash it with the emitter's hasher (guarded
 	// by mu) instead of cloning the 8 KiB derive-key state per event.
 	var d [32]byte
@@ -176,9 +167,7 @@ func (e *Emitter) emit(ev Event) Event {
 	hex.Encode(dh[:], d[:])
 	e.head = string(dh[:])
 	ev.Digest = e.head
-	line = append(line[:len(line)-1], `,"digest":"`...)
-	line = append(line, ev.Digest...)
-	line = append(line, `"}`...)
+	line = appendDigest(line, ev.Digest)
 	sealed := ev
 	// Submit under the lock so every sink queues events in seq order;
 	// Submit never blocks.

@@ -224,7 +224,7 @@ func (e *Event) sanitize() {
 var preimagePlaceholder = []byte(`,"seq":0,"prev":"` + ZeroDigest + `"}`)
 
 // encodeUnsealed encodes e (with Seq 0, Prev ZeroDigest, no Digest). The
-// result ends with preimagePlaceholder; seal replaces that tail.
+// result ends with preimagePlaceholder, which appendSealTail replaces.
 func encodeUnsealed(e *Event) ([]byte, error) {
 	e.Seq, e.Prev, e.Digest = 0, ZeroDigest, ""
 	b, err := json.Marshal(e)
@@ -237,10 +237,11 @@ func encodeUnsealed(e *Event) ([]byte, error) {
 	return b, nil
 }
 
-// seal turns an unsealed encoding into the preimage for (seq, prev),
-// appending to dst.
-func seal(dst, unsealed []byte, seq uint64, prev string) []byte {
-	dst = append(dst, unsealed[:len(unsealed)-len(preimagePlaceholder)]...)
+// appendSealTail appends the chaining members and closes the object:
+// `,"seq":N,"prev":"<prev>"}`. Appended to an event's members up to its
+// stream (appendUnsealed, or encodeUnsealed without preimagePlaceholder) it
+// makes the digest preimage.
+func appendSealTail(dst []byte, seq uint64, prev string) []byte {
 	dst = append(dst, `,"seq":`...)
 	dst = strconv.AppendUint(dst, seq, 10)
 	dst = append(dst, `,"prev":"`...)
@@ -248,11 +249,10 @@ func seal(dst, unsealed []byte, seq uint64, prev string) []byte {
 	return append(dst, `"}`...)
 }
 
-// finish turns a preimage and its digest into the NDJSON line (no newline).
-func finish(preimage []byte, digestHex string) []byte {
-	line := make([]byte, 0, len(preimage)+digestSuffixLen)
-	line = append(line, preimage[:len(preimage)-1]...)
-	line = append(line, `,"digest":"`...)
+// appendDigest turns a preimage into the NDJSON line (no newline), in
+// place: its closing brace becomes `,"digest":"<digestHex>"}`.
+func appendDigest(preimage []byte, digestHex string) []byte {
+	line := append(preimage[:len(preimage)-1], `,"digest":"`...)
 	line = append(line, digestHex...)
 	return append(line, `"}`...)
 }

@@ -244,7 +244,7 @@ func reDigest(t *testing.T, line []byte) []byte {
 		t.Fatal(err)
 	}
 	pre := append(bytes.Clone(line[:len(line)-digestSuffixLen]), '}')
-	return finish(pre, hexs(computed))
+	return appendDigest(pre, hexs(computed))
 }
 
 func hexs(d [32]byte) string {

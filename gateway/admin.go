@@ -392,7 +392,7 @@ func (s *Server) revocationOf(r *http.Request, req *revokeRequest, now time.Time
 		return rev, &apiError{Status: http.StatusUnauthorized, Code: CodeUnauthorized,
 			Msg: "revocation needs the admin token or a signature", Hint: "send Authorization: Bearer $A1_ADMIN_TOKEN, or a signed revocation (a1 revoke --chain --index --key)"}
 	}
-	sc, e := parseChain(req.Chain)
+	sc, e := s.parseChain(req.Chain)
 	if e != nil {
 		return rev, e
 	}

@@ -16,15 +16,6 @@ import (
 // MaxRequestIDLen bounds request_id.
 const MaxRequestIDLen = 128
 
-// Bounds of the decoded-chain cache (chaincache.go): at most
-// 2 × chainCacheEntries chains of at most maxCachedChainBytes of JSON each
-// (about 2 × (16 + ~16) KiB per entry at worst, 64 MiB in all; a typical
-// 2-hop chain is 2.7 KB).
-const (
-	chainCacheEntries   = 1024
-	maxCachedChainBytes = 16 << 10
-)
-
 // authorizeRequest is the body of POST /v1/authorize.
 type authorizeRequest struct {
 	Chain         json.RawMessage   `json:"chain"`
@@ -119,11 +110,11 @@ type parsed struct {
 	pop      *a1.PoP
 }
 
-func parseChain(raw json.RawMessage) (*a1.SignedChain, *apiError) {
+func (s *Server) parseChain(raw json.RawMessage) (*a1.SignedChain, *apiError) {
 	if len(raw) == 0 || string(raw) == "null" {
 		return nil, badRequest("missing field `chain`")
 	}
-	sc, err := chains.decode(raw)
+	sc, err := s.chains.decode(raw)
 	if err != nil {
 		return nil, toAPIError(err)
 	}
@@ -230,7 +221,7 @@ func (s *Server) parseAuthorize(req *authorizeRequest) (*parsed, *apiError) {
 	}
 	p := &parsed{}
 	var e *apiError
-	if p.chain, e = parseChain(req.Chain); e != nil {
+	if p.chain, e = s.parseChain(req.Chain); e != nil {
 		return nil, e
 	}
 	if p.executor, e = parseExecutor(req.ExecutorPKHex); e != nil {
@@ -410,7 +401,7 @@ func (s *Server) handleAuthorizeBatch(w http.ResponseWriter, r *http.Request) {
 	ev.batch = len(req.Intents)
 	p := &parsed{}
 	ev.p = p
-	if p.chain, e = parseChain(req.Chain); e != nil {
+	if p.chain, e = s.parseChain(req.Chain); e != nil {
 		fail(e)
 		return
 	}

@@ -27,8 +27,7 @@ import (
 // the current one is full it becomes the old one and the previous old one
 // is dropped; a hit in the old generation moves the entry forward) and by
 // size (chains longer than maxCachedChainBytes are decoded every time).
-// It is process-wide, which is safe because decoding depends on nothing
-// else.
+// Each Server has one.
 type chainCache struct {
 	seed maphash.Seed
 
@@ -40,9 +39,6 @@ type chainEntry struct {
 	raw   []byte // private copy of the chain JSON
 	chain *a1.SignedChain
 }
-
-// chains is the process-wide decoded-chain cache.
-var chains = newChainCache()
 
 func newChainCache() *chainCache {
 	return &chainCache{seed: maphash.MakeSeed(), cur: make(map[uint64]*chainEntry, chainCacheEntries)}

@@ -21,59 +21,30 @@ import (
 // is handed over as is.
 func fastAuthorize(b []byte, cs, ce int, req *authorizeRequest) bool {
 	d := fastDec{b: b}
-	if !d.lit('{') {
-		return false
-	}
-	if d.lit('}') {
-		return d.end()
-	}
-	for {
-		key, ok := d.rawStr()
-		if !ok || !d.lit(':') {
-			return false
-		}
-		d.ws()
+	return d.object(func(key []byte) (ok bool) {
 		switch string(key) { // no allocation
 		case "chain":
-			if d.i != cs || ce <= cs {
+			if d.ws(); d.i != cs || ce <= cs {
 				return false
 			}
 			req.Chain = b[cs:ce]
 			d.i = ce
+			return true
 		case "intent_name":
-			if req.IntentName, ok = d.str(); !ok {
-				return false
-			}
+			req.IntentName, ok = d.str()
 		case "executor_pk_hex":
-			if req.ExecutorPKHex, ok = d.str(); !ok {
-				return false
-			}
+			req.ExecutorPKHex, ok = d.str()
 		case "request_id":
-			if req.RequestID, ok = d.str(); !ok {
-				return false
-			}
+			req.RequestID, ok = d.str()
 		case "return_token":
-			if req.ReturnToken, ok = d.boolean(); !ok {
-				return false
-			}
+			req.ReturnToken, ok = d.boolean()
 		case "intent_params":
-			if req.IntentParams, ok = d.params(); !ok {
-				return false
-			}
+			req.IntentParams, ok = d.params()
 		case "proof":
-			if req.Proof, ok = d.proof(); !ok {
-				return false
-			}
-		default:
-			return false
+			req.Proof, ok = d.proof()
 		}
-		if d.lit('}') {
-			return d.end()
-		}
-		if !d.lit(',') {
-			return false
-		}
-	}
+		return ok
+	}) && d.end()
 }
 
 // fastDec is a cursor over a JSON value.
@@ -107,6 +78,29 @@ func (d *fastDec) lit(c byte) bool {
 func (d *fastDec) end() bool {
 	d.ws()
 	return d.i == len(d.b)
+}
+
+// object reads an object, calling member after each key and its colon to
+// read the value; it fails as soon as member does.
+func (d *fastDec) object(member func(key []byte) bool) bool {
+	if !d.lit('{') {
+		return false
+	}
+	if d.lit('}') {
+		return true
+	}
+	for {
+		key, ok := d.rawStr()
+		if !ok || !d.lit(':') || !member(key) {
+			return false
+		}
+		if d.lit('}') {
+			return true
+		}
+		if !d.lit(',') {
+			return false
+		}
+	}
 }
 
 // str reads a string without escapes or control characters (the body is
@@ -177,46 +171,19 @@ func (d *fastDec) uint() (uint64, bool) {
 }
 
 func (d *fastDec) params() (map[string]string, bool) {
-	if !d.lit('{') {
-		return nil, false
-	}
 	m := make(map[string]string)
-	if d.lit('}') {
-		return m, true
-	}
-	for {
-		k, ok := d.str()
-		if !ok || !d.lit(':') {
-			return nil, false
-		}
+	ok := d.object(func(key []byte) bool {
 		v, ok := d.str()
-		if !ok {
-			return nil, false
-		}
-		m[k] = v
-		if d.lit('}') {
-			return m, true
-		}
-		if !d.lit(',') {
-			return nil, false
-		}
-	}
+		m[string(key)] = v
+		return ok
+	})
+	return m, ok
 }
 
 func (d *fastDec) proof() (*a1.PoPJSON, bool) {
-	if !d.lit('{') {
-		return nil, false
-	}
 	p := &a1.PoPJSON{}
-	if d.lit('}') {
-		return p, true
-	}
-	for {
-		k, ok := d.rawStr()
-		if !ok || !d.lit(':') {
-			return nil, false
-		}
-		switch string(k) {
+	ok := d.object(func(key []byte) (ok bool) {
+		switch string(key) {
 		case "audience":
 			p.Audience, ok = d.str()
 		case "nonce_hex":
@@ -225,17 +192,8 @@ func (d *fastDec) proof() (*a1.PoPJSON, bool) {
 			p.SignatureHex, ok = d.str()
 		case "issued_at":
 			p.IssuedAt, ok = d.uint()
-		default:
-			ok = false
 		}
-		if !ok {
-			return nil, false
-		}
-		if d.lit('}') {
-			return p, true
-		}
-		if !d.lit(',') {
-			return nil, false
-		}
-	}
+		return ok
+	})
+	return p, ok
 }

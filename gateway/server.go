@@ -15,6 +15,7 @@ import (
 	"net"
 	"net/http"
 	"runtime/debug"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -24,7 +25,6 @@ import (
 	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 	sdktrace "go.opentelemetry.io/otel/sdk/trace"
-	"go.opentelemetry.io/otel/trace"
 
 	"github.com/a1-go/a1"
 	"github.com/a1-go/a1/audit"
@@ -59,7 +59,7 @@ type Server struct {
 
 	roots    *anchors
 	tp       *sdktrace.TracerProvider // nil: tracing off
-	tracer   trace.Tracer
+	chains   *chainCache
 	verifier *a1.Verifier
 	emitter  *audit.Emitter
 	metrics  *metrics
@@ -81,7 +81,7 @@ type Deps struct {
 // NewServer loads keys, opens storage and audit sinks, and builds the
 // handler. It does not listen. Close releases what it opened.
 func NewServer(ctx context.Context, cfg *Config, deps Deps) (*Server, error) {
-	s := &Server{cfg: cfg, log: deps.Logger}
+	s := &Server{cfg: cfg, log: deps.Logger, chains: newChainCache()}
 	if s.log == nil {
 		s.log = slog.New(slog.NewTextHandler(io.Discard, nil))
 	}
@@ -136,12 +136,19 @@ func NewServer(ctx context.Context, cfg *Config, deps Deps) (*Server, error) {
 	return s, nil
 }
 
-// defaultAuditFlush bounds the audit flush at shutdown when
+// defaultFlush bounds the audit and span flushes at shutdown when
 // A1_SHUTDOWN_TIMEOUT is zero.
-const defaultAuditFlush = 10 * time.Second
+const defaultFlush = 10 * time.Second
 
-// sigCacheSize is the verified-signature cache of the verifier.
-const sigCacheSize = 1 << 16
+// Cache bounds. sigCacheSize is the verifier's verified-signature cache.
+// The decoded-chain cache (chaincache.go) holds at most 2 × chainCacheEntries
+// chains of at most maxCachedChainBytes of JSON each (about 2 × (16 + ~16)
+// KiB per entry at worst, 64 MiB in all; a typical 2-hop chain is 2.7 KB).
+const (
+	sigCacheSize        = 1 << 16
+	chainCacheEntries   = 1024
+	maxCachedChainBytes = 16 << 10
+)
 
 // Handler returns the HTTP handler (every route and middleware).
 func (s *Server) Handler() http.Handler { return s.handler }
@@ -283,10 +290,8 @@ func (s *Server) openAudit(ctx context.Context, deps Deps) error {
 // macKeyID, never by its value.
 func (s *Server) emitKeyEvents() {
 	ephemeral := func(which string) string {
-		for _, e := range s.ephemeral {
-			if e == which {
-				return " ephemeral=true"
-			}
+		if slices.Contains(s.ephemeral, which) {
+			return " ephemeral=true"
 		}
 		return ""
 	}
@@ -353,6 +358,14 @@ func (s *Server) readinessLoop(ctx context.Context) {
 	}
 }
 
+// flushTimeout bounds each flush at shutdown (audit, then spans).
+func (s *Server) flushTimeout() time.Duration {
+	if s.cfg.ShutdownTimeout > 0 {
+		return s.cfg.ShutdownTimeout
+	}
+	return defaultFlush
+}
+
 // Close stops background work, flushes audit and closes storage.
 func (s *Server) Close() error {
 	if s.bg != nil {
@@ -364,19 +377,15 @@ func (s *Server) Close() error {
 		// The flush gets its own A1_SHUTDOWN_TIMEOUT after the drain: a
 		// dead SIEM costs at most that, and its undelivered events are
 		// counted as dropped.
-		d := s.cfg.ShutdownTimeout
-		if d <= 0 {
-			d = defaultAuditFlush
-		}
-		ctx, cancel := context.WithTimeout(context.Background(), d)
+		ctx, cancel := context.WithTimeout(context.Background(), s.flushTimeout())
 		if err := s.emitter.Close(ctx); err != nil && !errors.Is(err, audit.ErrEmitterClosed) {
 			errs = append(errs, err)
 		}
 		cancel()
 	}
 	if s.tp != nil {
-		ctx, cancel := context.WithTimeout(context.Background(), defaultAuditFlush)
-		if err := s.shutdownTracing(ctx); err != nil {
+		ctx, cancel := context.WithTimeout(context.Background(), s.flushTimeout())
+		if err := s.tp.Shutdown(ctx); err != nil {
 			errs = append(errs, fmt.Errorf("tracing: %w", err))
 		}
 		cancel()

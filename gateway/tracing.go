@@ -31,7 +31,8 @@ import (
 // tracerName is the instrumentation scope of the gateway's own spans.
 const tracerName = "github.com/a1-go/a1/gateway"
 
-// openTracing builds the tracer provider, or returns nil when tracing is off.
+// openTracing builds the tracer provider (s.tp stays nil when tracing is off)
+// and wraps the backend so that each storage call is a span.
 func (s *Server) openTracing(ctx context.Context) error {
 	if !s.cfg.Traces {
 		return nil
@@ -57,8 +58,7 @@ func (s *Server) openTracing(ctx context.Context) error {
 		return cfgErr("OTEL_RESOURCE_ATTRIBUTES", err.Error(), "use key=value pairs separated by commas")
 	}
 	s.tp = sdktrace.NewTracerProvider(sdktrace.WithBatcher(exp), sdktrace.WithResource(res))
-	s.tracer = s.tp.Tracer(tracerName)
-	s.st = tracedBackend{Backend: s.st, tracer: s.tracer, system: s.cfg.Store}
+	s.st = tracedBackend{Backend: s.st, tracer: s.tp.Tracer(tracerName), system: s.cfg.Store}
 	return nil
 }
 
@@ -109,14 +109,6 @@ func traceDecision(r *http.Request, e *audit.Event) {
 		attrs = append(attrs, attribute.Int("a1.batch_size", e.BatchSize))
 	}
 	span.SetAttributes(attrs...)
-}
-
-// shutdownTracing flushes the spans still queued.
-func (s *Server) shutdownTracing(ctx context.Context) error {
-	if s.tp == nil {
-		return nil
-	}
-	return s.tp.Shutdown(ctx)
 }
 
 // tracedBackend records one client span per storage call.
