@@ -36,6 +36,7 @@ import (
 	"time"
 
 	"github.com/a1-go/a1"
+	"github.com/a1-go/a1/internal/cputime"
 )
 
 // Bounds of one run.
@@ -109,9 +110,9 @@ func main() {
 	var next atomic.Int64
 	sat := posters(*conc)
 	closedLoop(sat, bodies, &next, time.Second)
-	gw0, lg0 := processCPU(pid), selfCPU()
+	gw0, lg0 := processCPU(pid), cputime.Process()
 	satRate, satLat := closedLoop(sat, bodies, &next, *dur)
-	gw1, lg1 := processCPU(pid), selfCPU()
+	gw1, lg1 := processCPU(pid), cputime.Process()
 	halfLat, lag := openLoop(posters(maxConcurrency/2), bodies, &next, satRate/2, *dur)
 	n := float64(len(satLat))
 	perReq := func(d0, d1 time.Duration) string {
@@ -165,15 +166,6 @@ func processCPU(pid int) time.Duration {
 		return -1
 	}
 	return time.Duration(ut+st) * clockTick
-}
-
-// selfCPU is this process's user + system CPU time so far.
-func selfCPU() time.Duration {
-	var ru syscall.Rusage
-	if syscall.Getrusage(syscall.RUSAGE_SELF, &ru) != nil {
-		return -1
-	}
-	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
 }
 
 type workload struct {
