@@ -1,14 +1,15 @@
 package gateway_test
 
 import (
-	"bufio"
 	"net/http"
 	"net/http/httptest"
-	"strconv"
 	"strings"
 	"sync/atomic"
 	"testing"
 	"time"
+
+	"github.com/prometheus/common/expfmt"
+	"github.com/prometheus/common/model"
 )
 
 // TestDeadSIEMNeverBlocksAuthorization runs a gateway whose Splunk HEC sink
@@ -65,14 +66,14 @@ func TestDeadSIEMNeverBlocksAuthorization(t *testing.T) {
 	}
 	waitFor(t, 5*time.Second, "the sink to reach the dead intake", func() bool { return hits.Load() > 0 })
 
-	dropped := metricSum(t, g, `a1_audit_events_dropped_total{`, `sink="splunk"`)
+	dropped := metricSum(t, g, "a1_audit_events_dropped_total", map[string]string{"sink": "splunk"})
 	if dropped < n-20 {
 		t.Fatalf("dropped splunk events = %v, want most of the %d decisions (queue 8)", dropped, n)
 	}
-	if got := metricSum(t, g, `a1_audit_events_queued_total{`, `sink="stdout"`); got < n {
+	if got := metricSum(t, g, "a1_audit_events_queued_total", map[string]string{"sink": "stdout"}); got < n {
 		t.Fatalf("stdout sink queued %v events, want at least %d", got, n)
 	}
-	if got := metricSum(t, g, `a1_audit_events_dropped_total{`, `sink="stdout"`); got != 0 {
+	if got := metricSum(t, g, "a1_audit_events_dropped_total", map[string]string{"sink": "stdout"}); got != 0 {
 		t.Fatalf("the healthy stdout sink dropped %v events", got)
 	}
 	g.stop() // flushes the stdout sink (asynchronous like every sink)
@@ -84,34 +85,33 @@ func TestDeadSIEMNeverBlocksAuthorization(t *testing.T) {
 	}
 }
 
-// metricSum adds the values of the /metrics samples whose line starts with
-// prefix and contains every label of want.
-func metricSum(t *testing.T, g *gw, prefix string, want ...string) float64 {
+// metricSum adds the values of the /metrics counter samples of the family
+// name whose labels include every label of want.
+func metricSum(t *testing.T, g *gw, name string, want map[string]string) float64 {
 	t.Helper()
 	resp, err := g.client.Get(g.url + "/metrics")
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer resp.Body.Close()
+	p := expfmt.NewTextParser(model.UTF8Validation)
+	families, err := p.TextToMetricFamilies(resp.Body)
+	if err != nil {
+		t.Fatalf("parsing /metrics: %v", err)
+	}
 	sum := 0.0
-	sc := bufio.NewScanner(resp.Body)
-	sc.Buffer(make([]byte, 1<<20), 1<<20)
-lines:
-	for sc.Scan() {
-		line := sc.Text()
-		if !strings.HasPrefix(line, prefix) {
-			continue
+	for _, m := range families[name].GetMetric() {
+		labels := map[string]string{}
+		for _, l := range m.GetLabel() {
+			labels[l.GetName()] = l.GetValue()
 		}
-		for _, w := range want {
-			if !strings.Contains(line, w) {
-				continue lines
-			}
+		match := true
+		for k, v := range want {
+			match = match && labels[k] == v
 		}
-		v, err := strconv.ParseFloat(line[strings.LastIndexByte(line, ' ')+1:], 64)
-		if err != nil {
-			t.Fatalf("metric line %q: %v", line, err)
+		if match {
+			sum += m.GetCounter().GetValue()
 		}
-		sum += v
 	}
 	return sum
 }

@@ -7,11 +7,13 @@ import (
 	"io"
 	"net/http"
 	"net/http/httptest"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
 
 	coltracepb "go.opentelemetry.io/proto/otlp/collector/trace/v1"
+	commonpb "go.opentelemetry.io/proto/otlp/common/v1"
 	tracepb "go.opentelemetry.io/proto/otlp/trace/v1"
 	"google.golang.org/protobuf/proto"
 )
@@ -65,15 +67,16 @@ func (o *otlpReceiver) snapshot() ([]*tracepb.Span, []string) {
 	return append([]*tracepb.Span(nil), o.spans...), append([]string(nil), o.attrs...)
 }
 
+// spanAttr is the value of the span attribute key as text ("" if absent).
 func spanAttr(s *tracepb.Span, key string) string {
 	for _, kv := range s.Attributes {
-		if kv.Key == key {
-			if v := kv.GetValue(); v.GetStringValue() != "" {
-				return v.GetStringValue()
-			} else {
-				return strings.TrimSpace(strings.TrimPrefix(v.String(), "int_value:"))
-			}
+		if kv.Key != key {
+			continue
 		}
+		if v, ok := kv.GetValue().GetValue().(*commonpb.AnyValue_IntValue); ok {
+			return strconv.FormatInt(v.IntValue, 10)
+		}
+		return kv.GetValue().GetStringValue()
 	}
 	return ""
 }
