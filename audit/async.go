@@ -174,14 +174,15 @@ func (a *Async) Submit(r Record) bool {
 }
 
 // take moves up to max queued records, oldest first, into dst (emptied
-// first) and returns it with the number of records still queued. With
-// whole set it moves nothing unless max records are queued. With disarm
-// set, emptying the queue makes the next Submit signal again.
-func (a *Async) take(dst []Record, max int, whole, disarm bool) ([]Record, int) {
+// first) and returns it with the number of records still queued. Without
+// all it moves nothing unless max records are queued (whole batches only);
+// with all it takes what there is, and emptying the queue makes the next
+// Submit signal again.
+func (a *Async) take(dst []Record, max int, all bool) ([]Record, int) {
 	dst = dst[:0]
 	a.mu.Lock()
 	k := min(max, a.n)
-	if whole && k < max {
+	if !all && k < max {
 		k = 0
 	}
 	for range k {
@@ -193,7 +194,7 @@ func (a *Async) take(dst []Record, max int, whole, disarm bool) ([]Record, int) 
 	}
 	a.n -= k
 	left := a.n
-	if left == 0 && disarm {
+	if left == 0 && all {
 		a.armed = false
 	}
 	a.mu.Unlock()
@@ -265,7 +266,7 @@ func (a *Async) run() {
 	drain := func(all bool) {
 		for {
 			var left int
-			work, left = a.take(work, a.wakeAt, !all, all)
+			work, left = a.take(work, a.wakeAt, all)
 			for _, r := range work {
 				a.add(&b, r)
 			}

@@ -236,10 +236,10 @@ func TestAsyncWakeups(t *testing.T) {
 	if !pending() {
 		t.Fatal("a full batch did not wake the goroutine")
 	}
-	if work, _ := a.take(nil, 6, true, false); len(work) != 0 {
+	if work, _ := a.take(nil, 6, false); len(work) != 0 {
 		t.Fatal("took a partial batch")
 	}
-	work, left := a.take(nil, 5, true, false)
+	work, left := a.take(nil, 5, false)
 	if len(work) != 5 || left != 0 || work[0].Event.Seq != 0 || work[4].Event.Seq != 4 {
 		t.Fatalf("take: %d records, %d left", len(work), left)
 	}
@@ -247,7 +247,7 @@ func TestAsyncWakeups(t *testing.T) {
 	if pending() {
 		t.Fatal("woke while the timer is still armed")
 	}
-	if _, left = a.take(nil, 5, false, true); left != 0 {
+	if _, left = a.take(nil, 5, true); left != 0 {
 		t.Fatal("queue not emptied")
 	}
 	a.Submit(rec(6))
