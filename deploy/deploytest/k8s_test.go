@@ -1,0 +1,702 @@
+package deploytest
+
+import (
+	"bufio"
+	"bytes"
+	"errors"
+	"fmt"
+	"io"
+	"maps"
+	"regexp"
+	"slices"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/a1-go/a1/gateway"
+	appsv1 "k8s.io/api/apps/v1"
+	corev1 "k8s.io/api/core/v1"
+	policyv1 "k8s.io/api/policy/v1"
+	"k8s.io/apimachinery/pkg/api/resource"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/labels"
+	"k8s.io/apimachinery/pkg/runtime"
+	"k8s.io/apimachinery/pkg/runtime/serializer"
+	"k8s.io/apimachinery/pkg/util/intstr"
+	k8syaml "k8s.io/apimachinery/pkg/util/yaml"
+)
+
+// k8sDecoder decodes core/v1, apps/v1 and policy/v1 objects strictly:
+// unknown and duplicate fields are errors, as `kubectl apply
+// --validate=strict` makes them.
+var k8sDecoder = func() runtime.Decoder {
+	scheme := runtime.NewScheme()
+	for _, add := range []func(*runtime.Scheme) error{corev1.AddToScheme, appsv1.AddToScheme, policyv1.AddToScheme} {
+		if err := add(scheme); err != nil {
+			panic(err)
+		}
+	}
+	return serializer.NewCodecFactory(scheme, serializer.EnableStrict).UniversalDeserializer()
+}()
+
+// manifest is deploy/k8s/a1-gateway.yaml decoded, with what the pod gets
+// from outside it: the Secret the documented kubectl command creates and
+// the image's ENV (the image is built from deploy/Dockerfile).
+type manifest struct {
+	cm  *corev1.ConfigMap
+	dep *appsv1.Deployment
+	svc *corev1.Service
+	pdb *policyv1.PodDisruptionBudget
+
+	secretName string
+	secretKeys []string
+	image      *image
+}
+
+// decodeManifest decodes every YAML document of src into a typed object;
+// it wants one ConfigMap, Deployment, Service and PodDisruptionBudget.
+func decodeManifest(src string, img *image) (*manifest, error) {
+	m := &manifest{image: img}
+	r := k8syaml.NewYAMLReader(bufio.NewReader(strings.NewReader(src)))
+	for n := 1; ; n++ {
+		doc, err := r.Read()
+		if errors.Is(err, io.EOF) {
+			break
+		}
+		if err != nil {
+			return nil, fmt.Errorf("document %d: %w", n, err)
+		}
+		if len(bytes.TrimSpace(uncommented(doc))) == 0 {
+			continue
+		}
+		obj, gvk, err := k8sDecoder.Decode(doc, nil, nil)
+		if err != nil {
+			return nil, fmt.Errorf("document %d: %w", n, err)
+		}
+		dup := fmt.Errorf("document %d: a second %s", n, gvk.Kind)
+		switch o := obj.(type) {
+		case *corev1.ConfigMap:
+			if m.cm != nil {
+				return nil, dup
+			}
+			m.cm = o
+		case *appsv1.Deployment:
+			if m.dep != nil {
+				return nil, dup
+			}
+			m.dep = o
+		case *corev1.Service:
+			if m.svc != nil {
+				return nil, dup
+			}
+			m.svc = o
+		case *policyv1.PodDisruptionBudget:
+			if m.pdb != nil {
+				return nil, dup
+			}
+			m.pdb = o
+		default:
+			return nil, fmt.Errorf("document %d: unexpected %s", n, gvk)
+		}
+	}
+	if m.cm == nil || m.dep == nil || m.svc == nil || m.pdb == nil {
+		return nil, errors.New("want a ConfigMap, a Deployment, a Service and a PodDisruptionBudget")
+	}
+	var err error
+	if m.secretName, m.secretKeys, err = kubectlSecret(src); err != nil {
+		return nil, err
+	}
+	return m, nil
+}
+
+func uncommented(doc []byte) []byte {
+	var b bytes.Buffer
+	for line := range bytes.Lines(doc) {
+		if !bytes.HasPrefix(bytes.TrimSpace(line), []byte("#")) {
+			b.Write(line)
+		}
+	}
+	return b.Bytes()
+}
+
+// kubectlSecret reads the name and keys of the Secret created by the
+// `kubectl create secret generic` command in the manifest's comments.
+func kubectlSecret(src string) (name string, keys []string, err error) {
+	var cmd strings.Builder
+	for line := range strings.Lines(src) {
+		c, ok := strings.CutPrefix(strings.TrimSpace(line), "#")
+		if !ok {
+			continue
+		}
+		c = strings.TrimSpace(c)
+		if cmd.Len() == 0 && !strings.HasPrefix(c, "kubectl create secret generic ") {
+			continue
+		}
+		cont := strings.HasSuffix(c, `\`)
+		cmd.WriteString(strings.TrimSuffix(c, `\`) + " ")
+		if !cont {
+			break
+		}
+	}
+	f := strings.Fields(cmd.String())
+	if len(f) < 5 {
+		return "", nil, errors.New("the comments document no `kubectl create secret generic NAME` command")
+	}
+	name = f[4]
+	for _, m := range regexp.MustCompile(`--from-literal=([A-Za-z0-9_]+)=`).FindAllStringSubmatch(cmd.String(), -1) {
+		keys = append(keys, m[1])
+	}
+	if len(keys) == 0 {
+		return "", nil, fmt.Errorf("the kubectl command for secret %s has no --from-literal keys", name)
+	}
+	return name, keys, nil
+}
+
+func (m *manifest) pod() *corev1.PodSpec { return &m.dep.Spec.Template.Spec }
+
+func (m *manifest) container() (*corev1.Container, error) {
+	for i, c := range m.pod().Containers {
+		if c.Name == "gateway" {
+			return &m.pod().Containers[i], nil
+		}
+	}
+	return nil, errors.New("no container named gateway")
+}
+
+// env is the environment of the gateway container, assembled as the
+// kubelet does: the image's ENV, then envFrom sources in order, then env.
+func (m *manifest) env() (map[string]string, error) {
+	c, err := m.container()
+	if err != nil {
+		return nil, err
+	}
+	env := m.image.runEnv()
+	secret := func(name, key string) (string, error) {
+		if name != m.secretName {
+			return "", fmt.Errorf("Secret %q is not the one the documented kubectl command creates (%q)", name, m.secretName)
+		}
+		v, ok := testSecrets[key]
+		if !ok || !slices.Contains(m.secretKeys, key) {
+			return "", fmt.Errorf("Secret %s has no key %s in the documented kubectl command, or the test has no value for it", name, key)
+		}
+		return v, nil
+	}
+	configMap := func(name string) error {
+		if name != m.cm.Name {
+			return fmt.Errorf("ConfigMap %q is not the manifest's (%q)", name, m.cm.Name)
+		}
+		return nil
+	}
+	for _, src := range c.EnvFrom {
+		switch {
+		case src.ConfigMapRef != nil:
+			if err := configMap(src.ConfigMapRef.Name); err != nil {
+				return nil, err
+			}
+			for k, v := range m.cm.Data {
+				env[src.Prefix+k] = v
+			}
+		case src.SecretRef != nil:
+			for _, k := range m.secretKeys {
+				v, err := secret(src.SecretRef.Name, k)
+				if err != nil {
+					return nil, err
+				}
+				env[src.Prefix+k] = v
+			}
+		default:
+			return nil, fmt.Errorf("unsupported envFrom source %+v", src)
+		}
+	}
+	for _, e := range c.Env {
+		switch {
+		case e.ValueFrom == nil:
+			env[e.Name] = e.Value
+		case e.ValueFrom.SecretKeyRef != nil:
+			if env[e.Name], err = secret(e.ValueFrom.SecretKeyRef.Name, e.ValueFrom.SecretKeyRef.Key); err != nil {
+				return nil, err
+			}
+		case e.ValueFrom.ConfigMapKeyRef != nil:
+			if err := configMap(e.ValueFrom.ConfigMapKeyRef.Name); err != nil {
+				return nil, err
+			}
+			v, ok := m.cm.Data[e.ValueFrom.ConfigMapKeyRef.Key]
+			if !ok {
+				return nil, fmt.Errorf("env %s: ConfigMap has no key %s", e.Name, e.ValueFrom.ConfigMapKeyRef.Key)
+			}
+			env[e.Name] = v
+		default:
+			return nil, fmt.Errorf("env %s: unsupported valueFrom", e.Name)
+		}
+	}
+	return env, nil
+}
+
+func (m *manifest) config() (*gateway.Config, error) {
+	env, err := m.env()
+	if err != nil {
+		return nil, err
+	}
+	return gatewayConfig(env)
+}
+
+// port is the gateway's listening port, which the container must declare.
+func (m *manifest) port() (int, *corev1.Container, error) {
+	cfg, err := m.config()
+	if err != nil {
+		return 0, nil, err
+	}
+	port, err := listenPort(cfg)
+	if err != nil {
+		return 0, nil, err
+	}
+	c, err := m.container()
+	if err != nil {
+		return 0, nil, err
+	}
+	if !slices.ContainsFunc(c.Ports, func(p corev1.ContainerPort) bool { return int(p.ContainerPort) == port }) {
+		return 0, nil, fmt.Errorf("the container declares no port %d (A1_LISTEN %s)", port, cfg.Listen)
+	}
+	return port, c, nil
+}
+
+// resolvePort is the container port a probe or Service targetPort names.
+func resolvePort(c *corev1.Container, p intstr.IntOrString) (int, error) {
+	if p.Type == intstr.Int {
+		return int(p.IntVal), nil
+	}
+	for _, cp := range c.Ports {
+		if cp.Name == p.StrVal {
+			return int(cp.ContainerPort), nil
+		}
+	}
+	return 0, fmt.Errorf("no container port is named %q", p.StrVal)
+}
+
+func selects(sel *metav1.LabelSelector, podLabels map[string]string) error {
+	s, err := metav1.LabelSelectorAsSelector(sel)
+	if err != nil {
+		return err
+	}
+	if s.Empty() || !s.Matches(labels.Set(podLabels)) {
+		return fmt.Errorf("selector %q does not select the pod labels %v", s, podLabels)
+	}
+	return nil
+}
+
+type k8sCheck struct {
+	name  string
+	check func(*manifest) error
+}
+
+var k8sChecks = []k8sCheck{
+	{"replicas", func(m *manifest) error {
+		if r := m.dep.Spec.Replicas; r == nil || *r < 3 {
+			return fmt.Errorf("replicas %s, want at least 3", replicasString(r))
+		}
+		return nil
+	}},
+	{"deployment selector", func(m *manifest) error {
+		return selects(m.dep.Spec.Selector, m.dep.Spec.Template.Labels)
+	}},
+	{"pod disruption budget", func(m *manifest) error {
+		if err := selects(m.pdb.Spec.Selector, m.dep.Spec.Template.Labels); err != nil {
+			return err
+		}
+		replicas := int(*m.dep.Spec.Replicas)
+		// A drain must be able to evict one pod, and one must stay.
+		switch {
+		case m.pdb.Spec.MinAvailable != nil:
+			n, err := intstr.GetScaledValueFromIntOrPercent(m.pdb.Spec.MinAvailable, replicas, true)
+			if err != nil || n < 1 || n >= replicas {
+				return fmt.Errorf("minAvailable %s of %d replicas: want 1..%d (%v)", m.pdb.Spec.MinAvailable.String(), replicas, replicas-1, err)
+			}
+		case m.pdb.Spec.MaxUnavailable != nil:
+			n, err := intstr.GetScaledValueFromIntOrPercent(m.pdb.Spec.MaxUnavailable, replicas, false)
+			if err != nil || n < 1 || n >= replicas {
+				return fmt.Errorf("maxUnavailable %s of %d replicas: want 1..%d (%v)", m.pdb.Spec.MaxUnavailable.String(), replicas, replicas-1, err)
+			}
+		default:
+			return errors.New("the budget sets neither minAvailable nor maxUnavailable")
+		}
+		return nil
+	}},
+	{"service", func(m *manifest) error {
+		if err := selects(&metav1.LabelSelector{MatchLabels: m.svc.Spec.Selector}, m.dep.Spec.Template.Labels); err != nil {
+			return err
+		}
+		port, c, err := m.port()
+		if err != nil {
+			return err
+		}
+		if len(m.svc.Spec.Ports) == 0 {
+			return errors.New("the Service has no ports")
+		}
+		for _, sp := range m.svc.Spec.Ports {
+			target := sp.TargetPort
+			if target.Type == intstr.Int && target.IntVal == 0 {
+				target = intstr.FromInt32(sp.Port) // targetPort defaults to port
+			}
+			got, err := resolvePort(c, target)
+			if err != nil {
+				return fmt.Errorf("Service port %d: %w", sp.Port, err)
+			}
+			if got != port {
+				return fmt.Errorf("Service port %d targets %d, the gateway listens on %d", sp.Port, got, port)
+			}
+		}
+		return nil
+	}},
+	{"probes", func(m *manifest) error {
+		port, c, err := m.port()
+		if err != nil {
+			return err
+		}
+		// /healthz pings storage and answers 503 during a database outage:
+		// as a liveness probe it would restart every replica at once. The
+		// manifest uses /readyz for both, as its comment explains.
+		for _, p := range []struct {
+			name, path string
+			probe      *corev1.Probe
+		}{
+			{"readinessProbe", "/readyz", c.ReadinessProbe},
+			{"livenessProbe", "/readyz", c.LivenessProbe},
+		} {
+			if p.probe == nil || p.probe.HTTPGet == nil {
+				return fmt.Errorf("%s is not an httpGet probe", p.name)
+			}
+			g := p.probe.HTTPGet
+			if g.Path != p.path || (g.Scheme != "" && g.Scheme != corev1.URISchemeHTTP) {
+				return fmt.Errorf("%s GETs %s (scheme %q), want HTTP %s", p.name, g.Path, g.Scheme, p.path)
+			}
+			got, err := resolvePort(c, g.Port)
+			if err != nil {
+				return fmt.Errorf("%s: %w", p.name, err)
+			}
+			if got != port {
+				return fmt.Errorf("%s probes port %d, the gateway listens on %d", p.name, got, port)
+			}
+		}
+		if p := c.StartupProbe; p != nil && (p.HTTPGet == nil || p.HTTPGet.Path == "/healthz" || p.HTTPGet.Path == "/health") {
+			return errors.New("startupProbe must GET /readyz")
+		}
+		// Scraping: the annotations must name the gateway's port and path.
+		a := m.dep.Spec.Template.Annotations
+		if a["prometheus.io/scrape"] == "true" && (a["prometheus.io/port"] != strconv.Itoa(port) || a["prometheus.io/path"] != "/metrics") {
+			return fmt.Errorf("prometheus annotations %s:%s, want %d:/metrics", a["prometheus.io/port"], a["prometheus.io/path"], port)
+		}
+		return nil
+	}},
+	{"security context", func(m *manifest) error {
+		c, err := m.container()
+		if err != nil {
+			return err
+		}
+		pod := m.pod().SecurityContext
+		if pod == nil {
+			pod = &corev1.PodSecurityContext{}
+		}
+		sc := c.SecurityContext
+		if sc == nil {
+			return errors.New("the gateway container has no securityContext")
+		}
+		runAsNonRoot, runAsUser, seccomp := pod.RunAsNonRoot, pod.RunAsUser, pod.SeccompProfile
+		if sc.RunAsNonRoot != nil {
+			runAsNonRoot = sc.RunAsNonRoot
+		}
+		if sc.RunAsUser != nil {
+			runAsUser = sc.RunAsUser
+		}
+		if sc.SeccompProfile != nil {
+			seccomp = sc.SeccompProfile
+		}
+		var errs []error
+		if runAsNonRoot == nil || !*runAsNonRoot {
+			errs = append(errs, errors.New("runAsNonRoot is not true"))
+		}
+		if runAsUser != nil && (*runAsUser == 0 || *runAsUser != int64(m.image.uid)) {
+			errs = append(errs, fmt.Errorf("runAsUser %d is not the image's USER %d", *runAsUser, m.image.uid))
+		}
+		if sc.ReadOnlyRootFilesystem == nil || !*sc.ReadOnlyRootFilesystem {
+			errs = append(errs, errors.New("readOnlyRootFilesystem is not true"))
+		}
+		if sc.AllowPrivilegeEscalation == nil || *sc.AllowPrivilegeEscalation {
+			errs = append(errs, errors.New("allowPrivilegeEscalation is not false"))
+		}
+		if sc.Privileged != nil && *sc.Privileged {
+			errs = append(errs, errors.New("privileged"))
+		}
+		if sc.Capabilities == nil || !slices.Contains(sc.Capabilities.Drop, "ALL") || len(sc.Capabilities.Add) > 0 {
+			errs = append(errs, fmt.Errorf("capabilities %+v: want drop [ALL] and no add", sc.Capabilities))
+		}
+		if seccomp == nil || (seccomp.Type != corev1.SeccompProfileTypeRuntimeDefault && seccomp.Type != corev1.SeccompProfileTypeLocalhost) {
+			errs = append(errs, fmt.Errorf("seccompProfile %+v: want RuntimeDefault", seccomp))
+		}
+		return errors.Join(errs...)
+	}},
+	{"resources", func(m *manifest) error {
+		c, err := m.container()
+		if err != nil {
+			return err
+		}
+		req, lim := c.Resources.Requests, c.Resources.Limits
+		var errs []error
+		for _, r := range []corev1.ResourceName{corev1.ResourceCPU, corev1.ResourceMemory} {
+			if q, ok := req[r]; !ok || q.Sign() <= 0 {
+				errs = append(errs, fmt.Errorf("no %s request", r))
+			}
+		}
+		// A memory limit is required; a CPU limit is optional (throttling).
+		if q, ok := lim[corev1.ResourceMemory]; !ok || q.Sign() <= 0 {
+			errs = append(errs, errors.New("no memory limit"))
+		}
+		for r, l := range lim {
+			if q, ok := req[r]; ok && l.Cmp(q) < 0 {
+				errs = append(errs, fmt.Errorf("%s limit %s is below the request %s", r, l.String(), q.String()))
+			}
+		}
+		return errors.Join(errs...)
+	}},
+	{"gateway config", func(m *manifest) error {
+		cfg, err := m.config()
+		if err != nil {
+			return err
+		}
+		vars, err := loadGatewayVars()
+		if err != nil {
+			return err
+		}
+		for k := range m.cm.Data {
+			if vars.envOnly[k] {
+				return fmt.Errorf("the ConfigMap carries the secret %s: put it in the Secret", k)
+			}
+		}
+		if cfg.ProxyMode != gateway.ProxyXForwardedFor || len(cfg.TrustedProxies) == 0 {
+			return fmt.Errorf("proxy mode %q with trusted proxies %v: behind an ingress the gateway must read X-Forwarded-For from it", cfg.ProxyMode, cfg.TrustedProxies)
+		}
+		if cfg.Store == gateway.StoreBolt || cfg.Store == gateway.StoreMemory {
+			return fmt.Errorf("store %s: replicas must share PostgreSQL or Redis", cfg.Store)
+		}
+		return nil
+	}},
+	{"shutdown budget", func(m *manifest) error {
+		// The pod must finish preStop, the drain and the audit flush within
+		// the grace period, or the kubelet kills it before the audit is
+		// flushed.
+		cfg, err := m.config()
+		if err != nil {
+			return err
+		}
+		c, err := m.container()
+		if err != nil {
+			return err
+		}
+		if c.Lifecycle == nil || c.Lifecycle.PreStop == nil || c.Lifecycle.PreStop.Sleep == nil {
+			return errors.New("no preStop sleep action (distroless has no sleep binary for an exec hook)")
+		}
+		g := m.pod().TerminationGracePeriodSeconds
+		if g == nil {
+			return errors.New("terminationGracePeriodSeconds is not set")
+		}
+		preStop := time.Duration(c.Lifecycle.PreStop.Sleep.Seconds) * time.Second
+		grace := time.Duration(*g) * time.Second
+		if need := preStop + 2*cfg.ShutdownTimeout; need > grace {
+			return fmt.Errorf("preStop %v + drain and audit flush 2x%v = %v exceeds terminationGracePeriodSeconds %v",
+				preStop, cfg.ShutdownTimeout, need, grace)
+		}
+		return nil
+	}},
+}
+
+func replicasString(r *int32) string {
+	if r == nil {
+		return "unset"
+	}
+	return strconv.Itoa(int(*r))
+}
+
+func k8sSource(t testing.TB) string { return readRepoFile(t, "deploy", "k8s", "a1-gateway.yaml") }
+
+func TestKubernetesManifest(t *testing.T) {
+	mustGatewayVars(t)
+	m, err := decodeManifest(k8sSource(t), readImageT(t))
+	if err != nil {
+		t.Fatalf("deploy/k8s/a1-gateway.yaml: %v", err)
+	}
+	for _, c := range k8sChecks {
+		t.Run(c.name, func(t *testing.T) {
+			if err := c.check(m); err != nil {
+				t.Fatal(err)
+			}
+		})
+	}
+}
+
+// TestKubernetesManifestRejects breaks the manifest, in its text or in the
+// decoded objects, and requires decoding or the named check to fail.
+func TestKubernetesManifestRejects(t *testing.T) {
+	mustGatewayVars(t)
+	src, img := k8sSource(t), readImageT(t)
+	ptr := func(v int64) *int64 { return &v }
+	type mutation struct {
+		name  string
+		check string // "" when decoding must fail
+		text  func(string) string
+		obj   func(*manifest)
+	}
+	replace := func(old, new string) func(string) string {
+		return func(s string) string { return strings.Replace(s, old, new, 1) }
+	}
+	env := func(m *manifest, name, value string) {
+		c, _ := m.container()
+		c.Env = append(c.Env, corev1.EnvVar{Name: name, Value: value})
+	}
+	for _, tc := range []mutation{
+		// Strict decoding.
+		{name: "unknown field", text: replace("terminationGracePeriodSeconds: 30", "terminationGracePeriodSeconds: 30\n      terminationGracePeriod: 30")},
+		{name: "duplicate field", text: replace("  replicas: 3\n", "  replicas: 3\n  replicas: 2\n")},
+		{name: "wrong type", text: replace("replicas: 3", `replicas: "three"`)},
+		{name: "unknown kind", text: replace("kind: PodDisruptionBudget", "kind: PodDisruptionBudgets")},
+		{name: "no secret command", text: replace("kubectl create secret generic", "kubectl create secret")},
+		{name: "missing object", text: func(s string) string { return s[:strings.LastIndex(s, "---")] }},
+
+		{name: "one replica", check: "replicas", obj: func(m *manifest) { *m.dep.Spec.Replicas = 1 }},
+		{name: "selector", check: "deployment selector", obj: func(m *manifest) { m.dep.Spec.Selector.MatchLabels["app"] = "other" }},
+		{name: "pdb selector", check: "pod disruption budget", obj: func(m *manifest) { m.pdb.Spec.Selector.MatchLabels = map[string]string{"app": "other"} }},
+		{name: "pdb blocks drains", check: "pod disruption budget", obj: func(m *manifest) { v := intstr.FromInt32(3); m.pdb.Spec.MinAvailable = &v }},
+		{name: "service selector", check: "service", obj: func(m *manifest) { m.svc.Spec.Selector = map[string]string{"app": "a1"} }},
+		{name: "service target name", check: "service", obj: func(m *manifest) { m.svc.Spec.Ports[0].TargetPort = intstr.FromString("web") }},
+		{name: "service target number", check: "service", obj: func(m *manifest) { m.svc.Spec.Ports[0].TargetPort = intstr.FromInt32(9090) }},
+		{name: "listen elsewhere", check: "service", obj: func(m *manifest) { env(m, "A1_LISTEN", ":9090") }},
+		{name: "liveness on healthz", check: "probes", obj: func(m *manifest) {
+			c, _ := m.container()
+			c.LivenessProbe.HTTPGet.Path = "/healthz"
+		}},
+		{name: "readiness path", check: "probes", obj: func(m *manifest) {
+			c, _ := m.container()
+			c.ReadinessProbe.HTTPGet.Path = "/ready"
+		}},
+		{name: "probe port", check: "probes", obj: func(m *manifest) {
+			c, _ := m.container()
+			c.ReadinessProbe.HTTPGet.Port = intstr.FromInt32(8081)
+		}},
+		{name: "no liveness", check: "probes", obj: func(m *manifest) {
+			c, _ := m.container()
+			c.LivenessProbe = nil
+		}},
+		{name: "port not declared", check: "probes", obj: func(m *manifest) {
+			c, _ := m.container()
+			c.Ports[0].ContainerPort = 8081
+		}},
+		{name: "metrics port", check: "probes", obj: func(m *manifest) { m.dep.Spec.Template.Annotations["prometheus.io/port"] = "9090" }},
+		{name: "root allowed", check: "security context", obj: func(m *manifest) { m.pod().SecurityContext.RunAsNonRoot = nil }},
+		{name: "root user", check: "security context", obj: func(m *manifest) { m.pod().SecurityContext.RunAsUser = ptr(0) }},
+		{name: "writable root", check: "security context", obj: func(m *manifest) {
+			c, _ := m.container()
+			c.SecurityContext.ReadOnlyRootFilesystem = nil
+		}},
+		{name: "privilege escalation", check: "security context", obj: func(m *manifest) {
+			c, _ := m.container()
+			c.SecurityContext.AllowPrivilegeEscalation = nil
+		}},
+		{name: "capabilities kept", check: "security context", obj: func(m *manifest) {
+			c, _ := m.container()
+			c.SecurityContext.Capabilities.Drop = []corev1.Capability{"NET_RAW"}
+		}},
+		{name: "no seccomp", check: "security context", obj: func(m *manifest) { m.pod().SecurityContext.SeccompProfile = nil }},
+		{name: "no memory limit", check: "resources", obj: func(m *manifest) {
+			c, _ := m.container()
+			c.Resources.Limits = nil
+		}},
+		{name: "limit below request", check: "resources", obj: func(m *manifest) {
+			c, _ := m.container()
+			c.Resources.Limits[corev1.ResourceMemory] = resource.MustParse("64Mi")
+		}},
+		{name: "no cpu request", check: "resources", obj: func(m *manifest) {
+			c, _ := m.container()
+			delete(c.Resources.Requests, corev1.ResourceCPU)
+		}},
+		{name: "misspelt setting", check: "gateway config", obj: func(m *manifest) { m.cm.Data["A1_SHUTDOWN_TIMEOT"] = "10s" }},
+		{name: "bad setting", check: "gateway config", obj: func(m *manifest) { m.cm.Data["A1_STORE"] = "mysql" }},
+		{name: "embedded store", check: "gateway config", obj: func(m *manifest) { m.cm.Data["A1_STORE"] = "bolt" }},
+		{name: "secret in configmap", check: "gateway config", obj: func(m *manifest) { m.cm.Data["A1_ADMIN_TOKEN"] = testSecrets["A1_ADMIN_TOKEN"] }},
+		{name: "other configmap", check: "gateway config", obj: func(m *manifest) {
+			c, _ := m.container()
+			c.EnvFrom[0].ConfigMapRef.Name = "a1"
+		}},
+		{name: "other secret", check: "gateway config", obj: func(m *manifest) {
+			c, _ := m.container()
+			c.EnvFrom[1].SecretRef.Name = "a1"
+		}},
+		{name: "no proxies", check: "gateway config", obj: func(m *manifest) { delete(m.cm.Data, "A1_TRUSTED_PROXIES") }},
+		{name: "grace too short", check: "shutdown budget", obj: func(m *manifest) { m.pod().TerminationGracePeriodSeconds = ptr(20) }},
+		{name: "shutdown too long", check: "shutdown budget", obj: func(m *manifest) { env(m, "A1_SHUTDOWN_TIMEOUT", "15s") }},
+		{name: "default shutdown", check: "shutdown budget", obj: func(m *manifest) {
+			c, _ := m.container()
+			c.Env = nil // A1_SHUTDOWN_TIMEOUT falls back to 20s: 5+2x20 > 30
+		}},
+		{name: "no preStop", check: "shutdown budget", obj: func(m *manifest) {
+			c, _ := m.container()
+			c.Lifecycle = nil
+		}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			text := src
+			if tc.text != nil {
+				if text = tc.text(src); text == src {
+					t.Fatal("the mutation changes nothing in the manifest: update this test")
+				}
+			}
+			m, err := decodeManifest(text, img)
+			if tc.check == "" {
+				if err == nil {
+					t.Fatal("the broken manifest decodes without error")
+				}
+				t.Log(err)
+				return
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			tc.obj(m)
+			i := slices.IndexFunc(k8sChecks, func(c k8sCheck) bool { return c.name == tc.check })
+			if i < 0 {
+				t.Fatalf("no check %q", tc.check)
+			}
+			err = k8sChecks[i].check(m)
+			if err == nil {
+				t.Fatalf("check %q accepts the broken manifest", tc.check)
+			}
+			t.Log(err)
+		})
+	}
+}
+
+// TestKubernetesEnv pins how the pod environment is assembled: image ENV,
+// then envFrom in order, then env.
+func TestKubernetesEnv(t *testing.T) {
+	m, err := decodeManifest(k8sSource(t), readImageT(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	env, err := m.env()
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := maps.Clone(m.image.runEnv())
+	maps.Copy(want, m.cm.Data)
+	for _, k := range m.secretKeys {
+		want[k] = testSecrets[k]
+	}
+	c, _ := m.container()
+	for _, e := range c.Env {
+		want[e.Name] = e.Value
+	}
+	if !maps.Equal(env, want) {
+		t.Fatalf("env %v\nwant %v", env, want)
+	}
+	if env["A1_SHUTDOWN_TIMEOUT"] != "10s" || env["A1_DATA_DIR"] != "/data" || env["A1_ADMIN_TOKEN"] == "" {
+		t.Fatalf("env %v: the image ENV, ConfigMap, Secret and env entries are not all there", env)
+	}
+}
