@@ -125,12 +125,7 @@ func (f *composeFile) serviceEnv(s types.ServiceConfig) map[string]string {
 	return env
 }
 
-type composeCheck struct {
-	name  string
-	check func(*composeFile) error
-}
-
-var composeChecks = []composeCheck{
+var composeChecks = []check[composeFile]{
 	{"gateway hardening", func(f *composeFile) error {
 		gws, err := f.gateways()
 		if err != nil {
@@ -271,13 +266,7 @@ var composeChecks = []composeCheck{
 func TestCompose(t *testing.T) {
 	mustGatewayVars(t)
 	f, _ := readCompose(t)
-	for _, c := range composeChecks {
-		t.Run(c.name, func(t *testing.T) {
-			if err := c.check(f); err != nil {
-				t.Fatal(err)
-			}
-		})
-	}
+	runChecks(t, composeChecks, f)
 	// The interpolated secrets reach the gateways.
 	gws, err := f.gateways()
 	if err != nil {
@@ -411,15 +400,7 @@ func TestComposeRejects(t *testing.T) {
 				g.example = maps.Clone(f.example)
 				tc.example(g.example)
 			}
-			i := slices.IndexFunc(composeChecks, func(c composeCheck) bool { return c.name == tc.check })
-			if i < 0 {
-				t.Fatalf("no check %q", tc.check)
-			}
-			err = composeChecks[i].check(&g)
-			if err == nil {
-				t.Fatalf("check %q accepts the broken compose file", tc.check)
-			}
-			t.Log(err)
+			mustReject(t, composeChecks, tc.check, &g)
 		})
 	}
 }

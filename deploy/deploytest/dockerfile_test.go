@@ -353,12 +353,7 @@ func (img *image) runEnv() map[string]string {
 	return env
 }
 
-type imageCheck struct {
-	name  string
-	check func(*image) error
-}
-
-var imageChecks = []imageCheck{
+var imageChecks = []check[image]{
 	{"runs a1 gateway", func(img *image) error {
 		if path.Base(img.argv[0]) != "a1" || !slices.Equal(img.argv[1:], []string{"gateway"}) {
 			return fmt.Errorf("ENTRYPOINT+CMD run %q, want [.../a1 gateway]", img.argv)
@@ -437,13 +432,7 @@ func TestDockerfile(t *testing.T) {
 	if img.uid == 0 {
 		t.Fatal("runs as root")
 	}
-	for _, c := range imageChecks {
-		t.Run(c.name, func(t *testing.T) {
-			if err := c.check(img); err != nil {
-				t.Fatal(err)
-			}
-		})
-	}
+	runChecks(t, imageChecks, img)
 }
 
 // TestDockerfileRejects mutates the Dockerfile and requires the reading or
@@ -485,17 +474,7 @@ func TestDockerfileRejects(t *testing.T) {
 			if err != nil {
 				t.Fatalf("reading the mutated Dockerfile: %v", err)
 			}
-			for _, c := range imageChecks {
-				if c.name == tc.check {
-					err := c.check(img)
-					if err == nil {
-						t.Fatalf("check %q accepts the mutated Dockerfile", c.name)
-					}
-					t.Log(err)
-					return
-				}
-			}
-			t.Fatalf("no check %q", tc.check)
+			mustReject(t, imageChecks, tc.check, img)
 		})
 	}
 }

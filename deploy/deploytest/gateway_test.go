@@ -200,3 +200,36 @@ func TestGatewayConfigRejects(t *testing.T) {
 		t.Fatalf("a valid environment is refused: %v", err)
 	}
 }
+
+// check is one named property of a decoded deployment file.
+type check[T any] struct {
+	name  string
+	check func(*T) error
+}
+
+// runChecks runs every check on v as a subtest.
+func runChecks[T any](t *testing.T, checks []check[T], v *T) {
+	t.Helper()
+	for _, c := range checks {
+		t.Run(c.name, func(t *testing.T) {
+			if err := c.check(v); err != nil {
+				t.Fatal(err)
+			}
+		})
+	}
+}
+
+// mustReject runs the check called name on v, a deliberately broken file,
+// and fails the test unless the check reports it.
+func mustReject[T any](t *testing.T, checks []check[T], name string, v *T) {
+	t.Helper()
+	i := slices.IndexFunc(checks, func(c check[T]) bool { return c.name == name })
+	if i < 0 {
+		t.Fatalf("no check %q", name)
+	}
+	err := checks[i].check(v)
+	if err == nil {
+		t.Fatalf("check %q accepts the broken file", name)
+	}
+	t.Log(err)
+}

@@ -285,12 +285,7 @@ func selects(sel *metav1.LabelSelector, podLabels map[string]string) error {
 	return nil
 }
 
-type k8sCheck struct {
-	name  string
-	check func(*manifest) error
-}
-
-var k8sChecks = []k8sCheck{
+var k8sChecks = []check[manifest]{
 	{"replicas", func(m *manifest) error {
 		if r := m.dep.Spec.Replicas; r == nil || *r < 3 {
 			return fmt.Errorf("replicas %s, want at least 3", replicasString(r))
@@ -524,13 +519,7 @@ func TestKubernetesManifest(t *testing.T) {
 	if err != nil {
 		t.Fatalf("deploy/k8s/a1-gateway.yaml: %v", err)
 	}
-	for _, c := range k8sChecks {
-		t.Run(c.name, func(t *testing.T) {
-			if err := c.check(m); err != nil {
-				t.Fatal(err)
-			}
-		})
-	}
+	runChecks(t, k8sChecks, m)
 }
 
 // TestKubernetesManifestRejects breaks the manifest, in its text or in the
@@ -660,15 +649,7 @@ func TestKubernetesManifestRejects(t *testing.T) {
 				t.Fatal(err)
 			}
 			tc.obj(m)
-			i := slices.IndexFunc(k8sChecks, func(c k8sCheck) bool { return c.name == tc.check })
-			if i < 0 {
-				t.Fatalf("no check %q", tc.check)
-			}
-			err = k8sChecks[i].check(m)
-			if err == nil {
-				t.Fatalf("check %q accepts the broken manifest", tc.check)
-			}
-			t.Log(err)
+			mustReject(t, k8sChecks, tc.check, m)
 		})
 	}
 }
