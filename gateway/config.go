@@ -69,10 +69,15 @@ type Config struct {
 	// the standard OTEL_* variables).
 	Traces bool
 
-	MaxBodyBytes      int64
-	MaxBatch          int
-	MaxTTL            uint64
-	MaxHeaderBytes    int
+	MaxBodyBytes   int64
+	MaxBatch       int
+	MaxTTL         uint64
+	MaxHeaderBytes int
+	// MaxConns caps the open client connections: at the cap the gateway
+	// stops accepting until one closes (new ones wait in the kernel's
+	// listen backlog), so a connection flood cannot exhaust memory or file
+	// descriptors.
+	MaxConns          int
 	ReadHeaderTimeout time.Duration
 	ReadTimeout       time.Duration
 	WriteTimeout      time.Duration
@@ -94,6 +99,9 @@ const (
 	MaxMaxBatch            = 1024
 	DefaultMaxTTL          = 365 * 24 * 3600
 	DefaultMaxHeaderBytes  = 16 << 10
+	DefaultMaxConns        = 4096 // ~25 KiB each while idle: ~100 MiB at the cap
+	MaxMaxConns            = 1 << 20
+	MinMaxConns            = 8
 	DefaultReadHeaderTO    = 5 * time.Second
 	DefaultReadTO          = 10 * time.Second
 	DefaultWriteTO         = 15 * time.Second
@@ -163,6 +171,7 @@ var settings = []setting{
 	{env: "A1_MAX_BATCH", flag: "max-batch", def: strconv.Itoa(DefaultMaxBatch), help: "batch authorize / revoke size limit"},
 	{env: "A1_MAX_TTL_SECS", flag: "max-ttl-secs", def: strconv.Itoa(DefaultMaxTTL), help: "largest ttl_seconds an issue request may ask"},
 	{env: "A1_MAX_HEADER_BYTES", flag: "max-header-bytes", def: strconv.Itoa(DefaultMaxHeaderBytes), help: "request header limit"},
+	{env: "A1_MAX_CONNS", flag: "max-conns", def: strconv.Itoa(DefaultMaxConns), help: "open client connections at most (at the cap, new ones wait in the listen backlog)"},
 	{env: "A1_READ_HEADER_TIMEOUT", flag: "read-header-timeout", def: DefaultReadHeaderTO.String(), help: "HTTP read-header timeout"},
 	{env: "A1_READ_TIMEOUT", flag: "read-timeout", def: DefaultReadTO.String(), help: "HTTP read timeout"},
 	{env: "A1_WRITE_TIMEOUT", flag: "write-timeout", def: DefaultWriteTO.String(), help: "HTTP write timeout"},
@@ -403,6 +412,9 @@ func parseConfig(val func(string) string) (*Config, error) {
 	n, err = parseIntIn("A1_MAX_HEADER_BYTES", val("A1_MAX_HEADER_BYTES"), 1<<10, 1<<20)
 	add(err)
 	c.MaxHeaderBytes = int(n)
+	n, err = parseIntIn("A1_MAX_CONNS", val("A1_MAX_CONNS"), MinMaxConns, MaxMaxConns)
+	add(err)
+	c.MaxConns = int(n)
 	for _, d := range []struct {
 		env      string
 		dst      *time.Duration

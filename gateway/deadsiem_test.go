@@ -85,8 +85,8 @@ func TestDeadSIEMNeverBlocksAuthorization(t *testing.T) {
 	}
 }
 
-// metricSum adds the values of the /metrics counter samples of the family
-// name whose labels include every label of want.
+// metricSum adds the values of the /metrics counter or gauge samples of
+// the family name whose labels include every label of want.
 func metricSum(t *testing.T, g *gw, name string, want map[string]string) float64 {
 	t.Helper()
 	resp, err := g.client.Get(g.url + "/metrics")
@@ -110,7 +110,7 @@ func metricSum(t *testing.T, g *gw, name string, want map[string]string) float64
 			match = match && labels[k] == v
 		}
 		if match {
-			sum += m.GetCounter().GetValue()
+			sum += m.GetCounter().GetValue() + m.GetGauge().GetValue()
 		}
 	}
 	return sum

@@ -84,6 +84,7 @@ func (s *Server) handleDiscovery(w http.ResponseWriter, r *http.Request) {
 			"max_page_limit":      store.MaxPageLimit,
 			"rate_limit_rps":      int64(s.cfg.RateRPS),
 			"rate_limit_burst":    int64(s.cfg.RateBurst),
+			"max_connections":     int64(s.cfg.MaxConns),
 		},
 		Endpoints: map[string]string{
 			"authorization_endpoint":      "/v1/authorize",

@@ -20,6 +20,8 @@ type metrics struct {
 	admin       *prometheus.CounterVec   // a1_admin_actions_total{action,result}
 	revocations prometheus.Counter       // a1_revocations_total
 	issued      prometheus.Counter       // a1_certs_issued_total
+	conns       prometheus.Gauge         // a1_http_open_connections
+	connLimit   prometheus.Gauge         // a1_http_max_connections
 	audit       *audit.Metrics
 	// hot holds the series every successful authorization updates, per
 	// authorize route, resolved once (no label lookup per request).
@@ -79,6 +81,12 @@ func newMetrics(backend, gatewayID string) (*metrics, error) {
 		issued: prometheus.NewCounter(prometheus.CounterOpts{
 			Name: "a1_certs_issued_total", Help: "Certs and passports signed by the gateway key.",
 		}),
+		conns: prometheus.NewGauge(prometheus.GaugeOpts{
+			Name: "a1_http_open_connections", Help: "Open client connections (A1_MAX_CONNS caps them).",
+		}),
+		connLimit: prometheus.NewGauge(prometheus.GaugeOpts{
+			Name: "a1_http_max_connections", Help: "A1_MAX_CONNS: at this many open connections the gateway stops accepting until one closes.",
+		}),
 	}
 	version := "(devel)"
 	if bi, ok := debug.ReadBuildInfo(); ok && bi.Main.Version != "" {
@@ -89,7 +97,7 @@ func newMetrics(backend, gatewayID string) (*metrics, error) {
 	}, []string{"version", "a1_version", "storage_backend", "gateway_id"})
 	build.WithLabelValues(version, A1Version, backend, gatewayID).Set(1)
 	for _, c := range []prometheus.Collector{m.decisions, m.latency, m.replays, m.storageErrs, m.rateLimited,
-		m.admin, m.revocations, m.issued, build,
+		m.admin, m.revocations, m.issued, m.conns, m.connLimit, build,
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
 		collectors.NewBuildInfoCollector()} {
 		if err := reg.Register(c); err != nil {

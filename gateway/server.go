@@ -25,6 +25,7 @@ import (
 	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 	sdktrace "go.opentelemetry.io/otel/sdk/trace"
+	"golang.org/x/net/netutil"
 
 	"github.com/a1-go/a1"
 	"github.com/a1-go/a1/audit"
@@ -402,7 +403,14 @@ func (s *Server) Close() error {
 // Serve answers on ln until ctx ends, then stops accepting, drains in-flight
 // requests (up to A1_SHUTDOWN_TIMEOUT) and returns.
 func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
+	if s.cfg.MaxConns > 0 {
+		// At the cap Accept waits for a connection to close; new clients
+		// queue in the kernel's listen backlog instead of costing memory.
+		ln = netutil.LimitListener(ln, s.cfg.MaxConns)
+		s.metrics.connLimit.Set(float64(s.cfg.MaxConns))
+	}
 	hs := &http.Server{
+		ConnState:         s.trackConn,
 		Handler:           s.handler,
 		ReadHeaderTimeout: s.cfg.ReadHeaderTimeout,
 		ReadTimeout:       s.cfg.ReadTimeout,
@@ -425,6 +433,17 @@ func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
 	err := hs.Shutdown(sctx)
 	<-errc
 	return err
+}
+
+// trackConn keeps a1_http_open_connections: every accepted connection
+// passes StateNew once and StateClosed or StateHijacked once.
+func (s *Server) trackConn(_ net.Conn, st http.ConnState) {
+	switch st {
+	case http.StateNew:
+		s.metrics.conns.Inc()
+	case http.StateClosed, http.StateHijacked:
+		s.metrics.conns.Dec()
+	}
 }
 
 // Route is one registered endpoint.
