@@ -32,11 +32,23 @@ func (s *Server) handleHealth(w http.ResponseWriter, r *http.Request) {
 		resp.Warnings = append(resp.Warnings, "memory store: revocations and consumed nonces are lost on restart")
 	}
 	status := http.StatusOK
-	if err != nil {
+	switch {
+	case err != nil:
 		s.metrics.storageErrs.WithLabelValues("ping").Inc()
 		resp.Status, resp.Storage, status = "unavailable", "unavailable", http.StatusServiceUnavailable
+	case !s.migrated.Load():
+		// Reachable, but the schema is not applied yet: nothing can be
+		// authorized, so the balancer must not send traffic either.
+		resp.Status, resp.Storage, status = "unavailable", "not migrated", http.StatusServiceUnavailable
 	}
 	writeJSON(w, status, resp)
+}
+
+// handleLive is bare liveness: the process answers HTTP. It never looks at
+// storage, so an orchestrator restarting on it does not restart every
+// replica during a database outage (route traffic on /healthz instead).
+func (s *Server) handleLive(w http.ResponseWriter, r *http.Request) {
+	writeJSON(w, http.StatusOK, map[string]any{"status": "ok"})
 }
 
 // handleReady is readiness: keys loaded (always, once the server exists),

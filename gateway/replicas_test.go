@@ -229,6 +229,11 @@ func testStorageDown(t *testing.T, p *linkProxy, extra map[string]string) {
 	if r := g.do("GET", "/healthz", nil, nil); r.status != 503 || r.body["storage"] != "unavailable" {
 		t.Errorf("healthz during outage: %d %s", r.status, r.raw)
 	}
+	// Liveness does not depend on storage: an orchestrator restarting on
+	// /livez leaves the replicas alone during a database outage.
+	if r := g.do("GET", "/livez", nil, nil); r.status != 200 {
+		t.Errorf("livez during outage: %d %s", r.status, r.raw)
+	}
 	if r := g.do("GET", "/v1/cert/"+strings.Repeat("ab", 32), nil, nil); r.status != 503 || r.code() != "STORAGE_UNAVAILABLE" {
 		t.Errorf("cert status during outage must fail closed: %d %s", r.status, r.raw)
 	}
@@ -406,5 +411,30 @@ func TestConfigErrors(t *testing.T) {
 		if strings.Contains(out, "nothex-secret-value") {
 			t.Errorf("secret echoed: %s", out)
 		}
+	}
+}
+
+// TestHealthNotMigrated: PostgreSQL reachable but its schema not applied
+// (no A1_MIGRATE, an empty search_path): nothing can be authorized, so
+// /healthz and /readyz answer 503 and the balancer sends no traffic, while
+// /livez answers 200.
+func TestHealthNotMigrated(t *testing.T) {
+	env := baseEnv(t)
+	env["A1_STORE"] = "postgres"
+	env["A1_PG_URL"] = pgURL(t) + "&search_path=a1_absent_" + randHex(4)
+	g := tryStart(t, env)
+	waitFor(t, 20*time.Second, "/livez", func() bool {
+		resp, err := g.client.Get(g.url + "/livez")
+		if err != nil {
+			return false
+		}
+		resp.Body.Close()
+		return resp.StatusCode == 200
+	})
+	if r := g.do("GET", "/healthz", nil, nil); r.status != 503 || r.body["storage"] != "not migrated" {
+		t.Errorf("healthz on an unmigrated schema: %d %s", r.status, r.raw)
+	}
+	if r := g.do("GET", "/readyz", nil, nil); r.status != 503 {
+		t.Errorf("readyz on an unmigrated schema: %d %s", r.status, r.raw)
 	}
 }

@@ -476,6 +476,7 @@ func (s *Server) routeTable() []Route {
 		{Method: "GET", Path: "/healthz", handler: s.handleHealth},
 		{Method: "GET", Path: "/health", handler: s.handleHealth},
 		{Method: "GET", Path: "/readyz", handler: s.handleReady},
+		{Method: "GET", Path: "/livez", handler: s.handleLive},
 		{Method: "GET", Path: "/metrics", handler: s.handleMetrics},
 		{Method: "GET", Path: "/.well-known/a1-configuration", handler: s.handleDiscovery},
 		{Method: "GET", Path: "/openapi.json", handler: s.handleOpenAPI},
@@ -483,7 +484,7 @@ func (s *Server) routeTable() []Route {
 }
 
 // probePaths are exempt from rate limiting.
-var probePaths = map[string]bool{"/healthz": true, "/health": true, "/readyz": true, "/metrics": true}
+var probePaths = map[string]bool{"/healthz": true, "/health": true, "/readyz": true, "/livez": true, "/metrics": true}
 
 func (s *Server) buildHandler() http.Handler {
 	mux := http.NewServeMux()

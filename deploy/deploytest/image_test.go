@@ -274,6 +274,10 @@ func runAsImage(t *testing.T, img *image, bin string) {
 	if health.StorageBackend != "bolt" || health.Storage != "ok" || len(health.EphemeralKeys) > 0 {
 		t.Fatalf("GET /healthz: %s", body)
 	}
+	// The Kubernetes manifest's liveness probe (readiness is /healthz).
+	if code, body, err := get("/livez"); err != nil || code != http.StatusOK {
+		t.Fatalf("GET /livez: %d %v %s", code, err, body)
+	}
 
 	if err := cmd.Process.Signal(syscall.SIGTERM); err != nil {
 		t.Fatal(err)

@@ -348,15 +348,17 @@ var k8sChecks = []check[manifest]{
 		if err != nil {
 			return err
 		}
-		// /healthz pings storage and answers 503 during a database outage:
-		// as a liveness probe it would restart every replica at once. The
-		// manifest uses /readyz for both, as its comment explains.
+		// Readiness follows storage (/healthz answers 503 while this
+		// replica cannot reach it or its schema is missing), so the Service
+		// stops routing to a replica that cannot authorize. Liveness must
+		// not: /healthz as a liveness probe would restart every replica
+		// during a database outage; /livez never looks at storage.
 		for _, p := range []struct {
 			name, path string
 			probe      *corev1.Probe
 		}{
-			{"readinessProbe", "/readyz", c.ReadinessProbe},
-			{"livenessProbe", "/readyz", c.LivenessProbe},
+			{"readinessProbe", "/healthz", c.ReadinessProbe},
+			{"livenessProbe", "/livez", c.LivenessProbe},
 		} {
 			if p.probe == nil || p.probe.HTTPGet == nil {
 				return fmt.Errorf("%s is not an httpGet probe", p.name)
@@ -372,6 +374,12 @@ var k8sChecks = []check[manifest]{
 			if got != port {
 				return fmt.Errorf("%s probes port %d, the gateway listens on %d", p.name, got, port)
 			}
+		}
+		// /healthz bounds its storage ping at 1 s; a probe timeout of 1 s
+		// (Kubernetes' default, also what 0 means) would fail a slow but
+		// successful ping.
+		if c.ReadinessProbe.TimeoutSeconds < 2 {
+			return fmt.Errorf("readinessProbe timeoutSeconds %d, want at least 2 (/healthz pings storage for up to 1 s)", c.ReadinessProbe.TimeoutSeconds)
 		}
 		if p := c.StartupProbe; p != nil && (p.HTTPGet == nil || p.HTTPGet.Path == "/healthz" || p.HTTPGet.Path == "/health") {
 			return errors.New("startupProbe must GET /readyz")
@@ -565,6 +573,18 @@ func TestKubernetesManifestRejects(t *testing.T) {
 		{name: "readiness path", check: "probes", obj: func(m *manifest) {
 			c, _ := m.container()
 			c.ReadinessProbe.HTTPGet.Path = "/ready"
+		}},
+		{name: "readiness ignores storage", check: "probes", obj: func(m *manifest) {
+			c, _ := m.container()
+			c.ReadinessProbe.HTTPGet.Path = "/readyz"
+		}},
+		{name: "liveness on readyz", check: "probes", obj: func(m *manifest) {
+			c, _ := m.container()
+			c.LivenessProbe.HTTPGet.Path = "/readyz"
+		}},
+		{name: "readiness timeout under the ping", check: "probes", obj: func(m *manifest) {
+			c, _ := m.container()
+			c.ReadinessProbe.TimeoutSeconds = 1
 		}},
 		{name: "probe port", check: "probes", obj: func(m *manifest) {
 			c, _ := m.container()
