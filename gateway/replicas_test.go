@@ -421,7 +421,14 @@ func TestConfigErrors(t *testing.T) {
 func TestHealthNotMigrated(t *testing.T) {
 	env := baseEnv(t)
 	env["A1_STORE"] = "postgres"
-	env["A1_PG_URL"] = pgURL(t) + "&search_path=a1_absent_" + randHex(4)
+	u, err := url.Parse(pgURL(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	q := u.Query()
+	q.Set("search_path", "a1_absent_"+randHex(4)) // a schema that does not exist
+	u.RawQuery = q.Encode()
+	env["A1_PG_URL"] = u.String()
 	g := tryStart(t, env)
 	waitFor(t, 20*time.Second, "/livez", func() bool {
 		resp, err := g.client.Get(g.url + "/livez")
