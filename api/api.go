@@ -106,3 +106,51 @@ type IssueCertResponse struct {
 	ScopeRootHex   string          `json:"scope_root_hex"`
 	Chain          *a1.SignedChain `json:"chain"`
 }
+
+// Receipt is the reference receipt object of an authorize response.
+type Receipt struct {
+	ChainDepth             int    `json:"chain_depth"`
+	FingerprintHex         string `json:"fingerprint_hex"`
+	VerifiedAtUnix         uint64 `json:"verified_at_unix"`
+	PassportNamespace      string `json:"passport_namespace"`
+	CapabilityMaskHex      string `json:"capability_mask_hex"`
+	NarrowingCommitmentHex string `json:"narrowing_commitment_hex"`
+}
+
+// AuthorizeResponse is a successful authorization (POST /v1/authorize):
+// the reference shape plus receipt_signature_hex, intent_hash_hex and
+// request_id when given. A denial is an error body.
+type AuthorizeResponse struct {
+	Authorized          bool              `json:"authorized"`
+	ChainDepth          int               `json:"chain_depth"`
+	ChainFingerprint    string            `json:"chain_fingerprint"`
+	VerifiedAtUnix      uint64            `json:"verified_at_unix"`
+	ErrorCode           *string           `json:"error_code"`
+	Receipt             Receipt           `json:"receipt"`
+	ReceiptSignatureHex string            `json:"receipt_signature_hex"`
+	IntentHashHex       string            `json:"intent_hash_hex"`
+	Token               *a1.VerifiedToken `json:"token,omitempty"`
+	RequestID           string            `json:"request_id,omitempty"`
+}
+
+// BatchResult is one intent's outcome in a batch authorization.
+type BatchResult struct {
+	IntentName          string            `json:"intent_name"`
+	Authorized          bool              `json:"authorized"`
+	ChainFingerprint    string            `json:"chain_fingerprint,omitempty"`
+	IntentHashHex       string            `json:"intent_hash_hex,omitempty"`
+	ReceiptSignatureHex string            `json:"receipt_signature_hex,omitempty"`
+	Token               *a1.VerifiedToken `json:"token,omitempty"`
+	Error               string            `json:"error,omitempty"`
+	ErrorCode           string            `json:"error_code,omitempty"`
+	Hop                 *int              `json:"hop,omitempty"`
+}
+
+// BatchResponse answers POST /v1/authorize/batch: per-intent results.
+type BatchResponse struct {
+	AllAuthorized   bool          `json:"all_authorized"`
+	AuthorizedCount int           `json:"authorized_count"`
+	TotalCount      int           `json:"total_count"`
+	Results         []BatchResult `json:"results"`
+	RequestID       string        `json:"request_id,omitempty"`
+}

@@ -35,6 +35,14 @@ type (
 	Intent = api.Intent
 	// IssueCertResponse is the issued cert and its one-cert chain.
 	IssueCertResponse = api.IssueCertResponse
+	// Receipt is the authorize response's receipt summary.
+	Receipt = api.Receipt
+	// AuthorizeResponse is a successful authorization. A denial is an *Error.
+	AuthorizeResponse = api.AuthorizeResponse
+	// BatchResult is one intent's outcome.
+	BatchResult = api.BatchResult
+	// BatchResponse is the batch answer: per-intent results.
+	BatchResponse = api.BatchResponse
 )
 
 // Configuration fetches the discovery document and caches it; later calls
@@ -108,30 +116,6 @@ type AuthorizeRequest struct {
 	// Audience overrides the proof's audience (default: the gateway id from
 	// the discovery document).
 	Audience string
-}
-
-// Receipt is the authorize response's receipt summary.
-type Receipt struct {
-	ChainDepth             int    `json:"chain_depth"`
-	FingerprintHex         string `json:"fingerprint_hex"`
-	VerifiedAtUnix         uint64 `json:"verified_at_unix"`
-	PassportNamespace      string `json:"passport_namespace"`
-	CapabilityMaskHex      string `json:"capability_mask_hex"`
-	NarrowingCommitmentHex string `json:"narrowing_commitment_hex"`
-}
-
-// AuthorizeResponse is a successful authorization. A denial is an *Error.
-type AuthorizeResponse struct {
-	Authorized          bool              `json:"authorized"`
-	ChainDepth          int               `json:"chain_depth"`
-	ChainFingerprint    string            `json:"chain_fingerprint"`
-	VerifiedAtUnix      uint64            `json:"verified_at_unix"`
-	ErrorCode           *string           `json:"error_code"`
-	Receipt             Receipt           `json:"receipt"`
-	ReceiptSignatureHex string            `json:"receipt_signature_hex"`
-	IntentHashHex       string            `json:"intent_hash_hex"`
-	Token               *a1.VerifiedToken `json:"token,omitempty"`
-	RequestID           string            `json:"request_id,omitempty"`
 }
 
 type authorizeBody struct {
@@ -220,28 +204,6 @@ type BatchRequest struct {
 	ReturnToken bool
 	RequestID   string
 	Audience    string
-}
-
-// BatchResult is one intent's outcome.
-type BatchResult struct {
-	IntentName          string            `json:"intent_name"`
-	Authorized          bool              `json:"authorized"`
-	ChainFingerprint    string            `json:"chain_fingerprint,omitempty"`
-	IntentHashHex       string            `json:"intent_hash_hex,omitempty"`
-	ReceiptSignatureHex string            `json:"receipt_signature_hex,omitempty"`
-	Token               *a1.VerifiedToken `json:"token,omitempty"`
-	Error               string            `json:"error,omitempty"`
-	ErrorCode           string            `json:"error_code,omitempty"`
-	Hop                 *int              `json:"hop,omitempty"`
-}
-
-// BatchResponse is the batch answer: per-intent results.
-type BatchResponse struct {
-	AllAuthorized   bool          `json:"all_authorized"`
-	AuthorizedCount int           `json:"authorized_count"`
-	TotalCount      int           `json:"total_count"`
-	Results         []BatchResult `json:"results"`
-	RequestID       string        `json:"request_id,omitempty"`
 }
 
 type batchBody struct {

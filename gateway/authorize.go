@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/a1-go/a1"
+	"github.com/a1-go/a1/api"
 	"github.com/a1-go/a1/audit"
 )
 
@@ -30,31 +31,6 @@ type authorizeRequest struct {
 
 func (r *authorizeRequest) setChain(raw []byte) { r.Chain = raw }
 func (r *batchRequest) setChain(raw []byte)     { r.Chain = raw }
-
-// receiptJSON is the reference receipt object of an authorize response.
-type receiptJSON struct {
-	ChainDepth             int    `json:"chain_depth"`
-	FingerprintHex         string `json:"fingerprint_hex"`
-	VerifiedAtUnix         uint64 `json:"verified_at_unix"`
-	PassportNamespace      string `json:"passport_namespace"`
-	CapabilityMaskHex      string `json:"capability_mask_hex"`
-	NarrowingCommitmentHex string `json:"narrowing_commitment_hex"`
-}
-
-// authorizeResponse is the 200 body: the reference shape plus
-// receipt_signature_hex (and request_id when given).
-type authorizeResponse struct {
-	Authorized          bool              `json:"authorized"`
-	ChainDepth          int               `json:"chain_depth"`
-	ChainFingerprint    string            `json:"chain_fingerprint"`
-	VerifiedAtUnix      uint64            `json:"verified_at_unix"`
-	ErrorCode           *string           `json:"error_code"`
-	Receipt             receiptJSON       `json:"receipt"`
-	ReceiptSignatureHex string            `json:"receipt_signature_hex"`
-	IntentHashHex       string            `json:"intent_hash_hex"`
-	Token               *a1.VerifiedToken `json:"token,omitempty"`
-	RequestID           string            `json:"request_id,omitempty"`
-}
 
 // intentOf validates the intent: name rules, and parameter keys must not
 // collide after normalization (two keys that normalize alike would make the
@@ -242,19 +218,19 @@ func (s *Server) parseAuthorize(req *authorizeRequest) (*parsed, *apiError) {
 	return p, nil
 }
 
-func (s *Server) buildResponse(res *a1.Result, intent a1.IntentHash, token bool, requestID string) (*authorizeResponse, error) {
+func (s *Server) buildResponse(res *a1.Result, intent a1.IntentHash, token bool, requestID string) (*api.AuthorizeResponse, error) {
 	sig, err := a1.SignReceipt(s.receiptKey, &res.Receipt)
 	if err != nil {
 		return nil, err
 	}
 	fp := hexString(res.ChainFingerprint[:])
 	commit := res.Mask.Commitment()
-	resp := &authorizeResponse{
+	resp := &api.AuthorizeResponse{
 		Authorized:       true,
 		ChainDepth:       res.Depth,
 		ChainFingerprint: fp,
 		VerifiedAtUnix:   res.Receipt.VerifiedAtUnix,
-		Receipt: receiptJSON{
+		Receipt: api.Receipt{
 			ChainDepth:             res.Depth,
 			FingerprintHex:         fp,
 			VerifiedAtUnix:         res.Receipt.VerifiedAtUnix,
@@ -347,26 +323,6 @@ type batchRequest struct {
 	Proof         *a1.PoPJSON     `json:"proof"`
 }
 
-type batchItem struct {
-	IntentName          string            `json:"intent_name"`
-	Authorized          bool              `json:"authorized"`
-	ChainFingerprint    string            `json:"chain_fingerprint,omitempty"`
-	IntentHashHex       string            `json:"intent_hash_hex,omitempty"`
-	ReceiptSignatureHex string            `json:"receipt_signature_hex,omitempty"`
-	Token               *a1.VerifiedToken `json:"token,omitempty"`
-	Error               string            `json:"error,omitempty"`
-	ErrorCode           string            `json:"error_code,omitempty"`
-	Hop                 *int              `json:"hop,omitempty"`
-}
-
-type batchResponse struct {
-	AllAuthorized   bool        `json:"all_authorized"`
-	AuthorizedCount int         `json:"authorized_count"`
-	TotalCount      int         `json:"total_count"`
-	Results         []batchItem `json:"results"`
-	RequestID       string      `json:"request_id,omitempty"`
-}
-
 // handleAuthorizeBatch verifies one chain against many intents. The chain
 // (and the PoP, which covers the first intent) is checked with the first
 // intent: a failure there is the answer for the whole request. Every other
@@ -449,13 +405,13 @@ func (s *Server) handleAuthorizeBatch(w http.ResponseWriter, r *http.Request) {
 	}
 	results := make([]*a1.Result, len(items))
 	results[0] = first
-	resp := batchResponse{TotalCount: len(items), Results: make([]batchItem, len(items)), RequestID: req.RequestID}
+	resp := api.BatchResponse{TotalCount: len(items), Results: make([]api.BatchResult, len(items)), RequestID: req.RequestID}
 	for i := 1; i < len(items); i++ {
 		res, err := s.verifier.Verify(&a1.Request{Chain: p.chain, Executor: p.executor, Intent: items[i].hash,
 			Action: req.Intents[i].Name, Proof: items[i].proof})
 		if err != nil {
 			ae := toAPIError(err)
-			resp.Results[i] = batchItem{IntentName: req.Intents[i].Name, Error: ae.Msg, ErrorCode: ae.Code, Hop: ae.Hop}
+			resp.Results[i] = api.BatchResult{IntentName: req.Intents[i].Name, Error: ae.Msg, ErrorCode: ae.Code, Hop: ae.Hop}
 			continue
 		}
 		results[i] = res
@@ -479,7 +435,7 @@ func (s *Server) handleAuthorizeBatch(w http.ResponseWriter, r *http.Request) {
 			writeError(w, toAPIError(err))
 			return
 		}
-		resp.Results[i] = batchItem{IntentName: req.Intents[i].Name, Authorized: true, ChainFingerprint: br.ChainFingerprint,
+		resp.Results[i] = api.BatchResult{IntentName: req.Intents[i].Name, Authorized: true, ChainFingerprint: br.ChainFingerprint,
 			IntentHashHex: br.IntentHashHex, ReceiptSignatureHex: br.ReceiptSignatureHex, Token: br.Token}
 		resp.AuthorizedCount++
 	}
