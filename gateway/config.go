@@ -68,6 +68,10 @@ type Config struct {
 	// Traces turns on OpenTelemetry tracing (OTLP over HTTP, configured by
 	// the standard OTEL_* variables).
 	Traces bool
+	// TLSCertFile and TLSKeyFile, both set, make the gateway serve HTTPS
+	// only, with the PEM pair re-read when it changes on disk.
+	TLSCertFile string
+	TLSKeyFile  string
 
 	MaxBodyBytes   int64
 	MaxBatch       int
@@ -167,6 +171,8 @@ var settings = []setting{
 	{env: "A1_LOG_LEVEL", flag: "log-level", def: "info", help: "debug | info | warn | error"},
 	{env: "A1_OTEL_TRACES", flag: "otel-traces", def: "false", help: "export OpenTelemetry traces over OTLP/HTTP (endpoint and sampler from the standard OTEL_* variables)"},
 	{env: "A1_AUDIT_SINKS", flag: "audit-sinks", def: "stdout", help: "audit sink specification"},
+	{env: "A1_TLS_CERT_FILE", flag: "tls-cert-file", help: "PEM certificate chain: serve HTTPS only (with A1_TLS_KEY_FILE; re-read when the files change)"},
+	{env: "A1_TLS_KEY_FILE", flag: "tls-key-file", help: "PEM private key of A1_TLS_CERT_FILE"},
 	{env: "A1_MAX_BODY_BYTES", flag: "max-body-bytes", def: strconv.Itoa(DefaultMaxBodyBytes), help: "request body limit"},
 	{env: "A1_MAX_BATCH", flag: "max-batch", def: strconv.Itoa(DefaultMaxBatch), help: "batch authorize / revoke size limit"},
 	{env: "A1_MAX_TTL_SECS", flag: "max-ttl-secs", def: strconv.Itoa(DefaultMaxTTL), help: "largest ttl_seconds an issue request may ask"},
@@ -242,6 +248,15 @@ func parseConfig(val func(string) string) (*Config, error) {
 	c.Listen = val("A1_LISTEN")
 	if _, port, err := splitHostPort(c.Listen); err != nil || port == "" {
 		add(cfgErr("A1_LISTEN", fmt.Sprintf("%q is not host:port", c.Listen), "set it like :8080 or 127.0.0.1:8080"))
+	}
+
+	c.TLSCertFile, c.TLSKeyFile = val("A1_TLS_CERT_FILE"), val("A1_TLS_KEY_FILE")
+	if (c.TLSCertFile == "") != (c.TLSKeyFile == "") {
+		v := "A1_TLS_KEY_FILE"
+		if c.TLSCertFile == "" {
+			v = "A1_TLS_CERT_FILE"
+		}
+		add(cfgErr(v, "is unset while the other half of the TLS pair is set", "set both A1_TLS_CERT_FILE and A1_TLS_KEY_FILE, or neither"))
 	}
 
 	c.SigningKeyHex = val("A1_SIGNING_KEY_HEX")

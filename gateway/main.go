@@ -49,7 +49,7 @@ func Main(ctx context.Context, args []string, getenv func(string) string, stdout
 	log.Info("a1 gateway listening", "addr", ln.Addr().String(), "gateway_id", s.gatewayID,
 		"signing_pk_hex", s.pub.Hex(), "store", cfg.Store, "tenant", cfg.Tenant, "nonce_mode", cfg.NonceMode.String(),
 		"require_pop", cfg.RequirePoP, "rate_limit_rps", cfg.RateRPS, "trusted_proxy_mode", cfg.ProxyMode,
-		"trusted_roots", len(cfg.TrustedRoots), "admin", s.adminOn, "audit_sinks", cfg.AuditSinks)
+		"trusted_roots", len(cfg.TrustedRoots), "admin", s.adminOn, "audit_sinks", cfg.AuditSinks, "tls", s.tls != nil)
 	if err := s.Serve(ctx, ln); err != nil {
 		log.Error("server stopped", "err", err)
 		return 1

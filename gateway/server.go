@@ -7,6 +7,7 @@ import (
 	"crypto/rand"
 	"crypto/sha256"
 	"crypto/subtle"
+	"crypto/tls"
 	"encoding/hex"
 	"errors"
 	"fmt"
@@ -66,6 +67,7 @@ type Server struct {
 	metrics  *metrics
 	handler  http.Handler
 	routes   []Route
+	tls      *certReloader // nil: plain HTTP
 
 	bg     context.CancelFunc
 	bgWG   sync.WaitGroup
@@ -102,6 +104,12 @@ func NewServer(ctx context.Context, cfg *Config, deps Deps) (*Server, error) {
 	s.gatewayID = cfg.GatewayID
 	if s.gatewayID == "" {
 		s.gatewayID = s.pub.Hex()
+	}
+	if cfg.TLSCertFile != "" {
+		if s.tls, err = newCertReloader(cfg.TLSCertFile, cfg.TLSKeyFile, s.log); err != nil {
+			s.Close()
+			return nil, cfgErr("A1_TLS_CERT_FILE", err.Error(), "point A1_TLS_CERT_FILE and A1_TLS_KEY_FILE at a readable PEM certificate chain and its private key")
+		}
 	}
 	s.metrics, err = newMetrics(cfg.Store, s.gatewayID)
 	if err != nil {
@@ -408,6 +416,9 @@ func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
 		// queue in the kernel's listen backlog instead of costing memory.
 		ln = netutil.LimitListener(ln, s.cfg.MaxConns)
 		s.metrics.connLimit.Set(float64(s.cfg.MaxConns))
+	}
+	if s.tls != nil {
+		ln = tls.NewListener(ln, s.tls.tlsConfig())
 	}
 	hs := &http.Server{
 		ConnState:         s.trackConn,
