@@ -44,7 +44,7 @@ func (s *Server) emitAdmin(r *http.Request, action, code, subject string) {
 		actor = "anonymous"
 	}
 	s.emitter.Emit(audit.Event{Kind: audit.KindAdmin, Action: action, Decision: dec, ErrorCode: code,
-		Actor: actor, Subject: subject, Tenant: s.cfg.Tenant,
+		Actor: actor, Subject: subject, Tenant: s.cfg.Tenant, RequestID: headerRequestID(r),
 		ClientIP: clientIP(r, s.cfg.ProxyMode, s.cfg.TrustedProxies).String()})
 }
 

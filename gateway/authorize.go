@@ -1,6 +1,7 @@
 package gateway
 
 import (
+	"cmp"
 	"context"
 	"encoding/hex"
 	"encoding/json"
@@ -273,7 +274,7 @@ func (s *Server) recordDecision(r *http.Request, ev *authzEvent) {
 	}
 	e := audit.Event{
 		Kind: kind, Action: ev.route, Decision: result, ErrorCode: code, Hop: hop,
-		Intent: ev.intent, RequestID: ev.requestID, Tenant: s.cfg.Tenant,
+		Intent: ev.intent, RequestID: cmp.Or(ev.requestID, headerRequestID(r)), Tenant: s.cfg.Tenant,
 		ClientIP:  clientIP(r, s.cfg.ProxyMode, s.cfg.TrustedProxies).String(),
 		BatchSize: ev.batch, LatencyUS: elapsed.Microseconds(),
 	}

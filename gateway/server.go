@@ -525,8 +525,32 @@ func (s *Server) buildHandler() http.Handler {
 		w.Header().Set(ProtocolHeader, ProtocolVersion)
 		w.Header().Set("Cache-Control", "no-store")
 		w.Header().Set("X-Content-Type-Options", "nosniff")
+		if id := headerRequestID(r); id != "" {
+			w.Header().Set(RequestIDHeader, id)
+		}
 		h.ServeHTTP(w, r)
 	})
+}
+
+// RequestIDHeader carries a caller's correlation id: echoed on the
+// response and recorded in the request's audit event (an authorize body's
+// request_id takes precedence there).
+const RequestIDHeader = "X-Request-Id"
+
+// headerRequestID is the request's X-Request-Id when it is 1 to
+// MaxRequestIDLen visible ASCII characters, else "" (an unusable id is
+// ignored, not an error: correlation must never deny a request).
+func headerRequestID(r *http.Request) string {
+	v := r.Header.Get(RequestIDHeader)
+	if len(v) == 0 || len(v) > MaxRequestIDLen {
+		return ""
+	}
+	for i := 0; i < len(v); i++ {
+		if v[i] < 0x21 || v[i] > 0x7e {
+			return ""
+		}
+	}
+	return v
 }
 
 // jsonStatusWriter turns the mux's plain-text 404/405 into JSON errors.
