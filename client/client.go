@@ -167,6 +167,21 @@ func parseError(resp *http.Response, body []byte) *Error {
 }
 
 // do sends a request and decodes a 2xx JSON answer into out (when non-nil).
+// RequestIDHeader is the correlation header the gateway echoes and records
+// in the audit event of the request.
+const RequestIDHeader = "X-Request-Id"
+
+type requestIDKey struct{}
+
+// ContextWithRequestID returns a context whose calls send id as the
+// X-Request-Id header, so a caller's trace or job id appears in the
+// gateway's audit events (an authorize body's RequestID takes precedence
+// there). The gateway ignores an id that is not 1 to 128 visible ASCII
+// characters.
+func ContextWithRequestID(ctx context.Context, id string) context.Context {
+	return context.WithValue(ctx, requestIDKey{}, id)
+}
+
 func (c *Client) do(ctx context.Context, method, path string, admin bool, in, out any) error {
 	var body io.Reader
 	if in != nil {
@@ -193,6 +208,9 @@ func (c *Client) do(ctx context.Context, method, path string, admin bool, in, ou
 	}
 	if admin && c.adminToken != "" {
 		req.Header.Set("Authorization", "Bearer "+c.adminToken)
+	}
+	if id, _ := ctx.Value(requestIDKey{}).(string); id != "" {
+		req.Header.Set(RequestIDHeader, id)
 	}
 	resp, err := c.hc.Do(req)
 	if err != nil {

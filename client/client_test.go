@@ -300,3 +300,31 @@ func TestErrorsAndLimits(t *testing.T) {
 		}
 	}
 }
+
+// TestContextRequestID: a context's request id is sent as X-Request-Id on
+// every call made with it, and on no other.
+func TestContextRequestID(t *testing.T) {
+	got := make(chan string, 2)
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		got <- r.Header.Get(client.RequestIDHeader)
+		w.Header().Set("Content-Type", "application/json")
+		w.Write([]byte(`{"status":"ok","storage":"ok"}`))
+	}))
+	defer srv.Close()
+	c, err := client.New(srv.URL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := c.Health(client.ContextWithRequestID(context.Background(), "job-42")); err != nil {
+		t.Fatal(err)
+	}
+	if id := <-got; id != "job-42" {
+		t.Errorf("X-Request-Id = %q, want job-42", id)
+	}
+	if _, err := c.Health(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	if id := <-got; id != "" {
+		t.Errorf("X-Request-Id = %q without a request id in the context", id)
+	}
+}
