@@ -91,6 +91,7 @@ Gateway:
   a1 authorize                                 authorize an intent at a gateway (with proof of possession)
   a1 revoke                                    revoke a cert (admin token or signed by an ancestor)
   a1 gateway                                   run the gateway (see docs/gateway.md)
+  a1 healthcheck                               probe the local gateway (container health check)
 
 Operations:
   a1 token verify                              check a VerifiedToken's MAC

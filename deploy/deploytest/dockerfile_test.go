@@ -134,6 +134,23 @@ func (s *stage) last(cmd string) *instruction {
 	return &all[len(all)-1]
 }
 
+// healthCmd reads HEALTHCHECK [--option=value…] CMD ["exec", "form"].
+func healthCmd(in *instruction) ([]string, error) {
+	w := in.args
+	for strings.HasPrefix(w, "--") {
+		i := strings.IndexAny(w, " \t")
+		if i < 0 {
+			return nil, fmt.Errorf("line %d: HEALTHCHECK has options but no CMD", in.line)
+		}
+		w = strings.TrimSpace(w[i+1:])
+	}
+	rest, ok := strings.CutPrefix(w, "CMD ")
+	if !ok {
+		return nil, fmt.Errorf("line %d: HEALTHCHECK %s: want CMD [...]", in.line, in.args)
+	}
+	return execForm(&instruction{line: in.line, cmd: "HEALTHCHECK", args: strings.TrimSpace(rest)})
+}
+
 // execForm reads the JSON (exec) form of ENTRYPOINT or CMD. The shell form
 // runs /bin/sh, which a distroless image does not have.
 func execForm(in *instruction) ([]string, error) {
@@ -265,6 +282,7 @@ type image struct {
 	df         *dockerfile
 	uid, gid   int
 	argv       []string // ENTRYPOINT + CMD
+	health     []string // HEALTHCHECK CMD, exec form; nil when absent
 	env        map[string]string
 	workdir    string
 	volumes    []string
@@ -300,6 +318,11 @@ func readImage(src, goMod string) (*image, error) {
 	}
 	if img.env, err = fin.env(); err != nil {
 		return nil, err
+	}
+	if in := fin.last("HEALTHCHECK"); in != nil {
+		if img.health, err = healthCmd(in); err != nil {
+			return nil, err
+		}
 	}
 	if in := fin.last("WORKDIR"); in != nil {
 		img.workdir = in.args
@@ -354,6 +377,21 @@ func (img *image) runEnv() map[string]string {
 }
 
 var imageChecks = []check[image]{
+	// distroless has no shell or curl: the binary probes itself, and on
+	// /livez, since a storage-dependent probe would mark every container
+	// unhealthy (and have Swarm restart them) during a database outage.
+	{"health check", func(img *image) error {
+		h := img.health
+		if len(h) < 2 || h[0] != img.argv[0] || h[1] != "healthcheck" {
+			return fmt.Errorf("HEALTHCHECK runs %q, want [%s healthcheck …]", h, img.argv[0])
+		}
+		for i, a := range h {
+			if (a == "--path" && i+1 < len(h) && h[i+1] != "/livez") || (strings.HasPrefix(a, "--path=") && a != "--path=/livez") || a == "--url" || strings.HasPrefix(a, "--url=") {
+				return fmt.Errorf("HEALTHCHECK %q: probe the local /livez (the default)", h)
+			}
+		}
+		return nil
+	}},
 	{"runs a1 gateway", func(img *image) error {
 		if path.Base(img.argv[0]) != "a1" || !slices.Equal(img.argv[1:], []string{"gateway"}) {
 			return fmt.Errorf("ENTRYPOINT+CMD run %q, want [.../a1 gateway]", img.argv)
@@ -458,6 +496,11 @@ func TestDockerfileRejects(t *testing.T) {
 		{"no volume", `VOLUME ["/data"]`, "", "gateway config"},
 		{"other port", "EXPOSE 8080", "EXPOSE 9090", "gateway config"},
 		{"old toolchain", "golang:1.26-bookworm", "golang:1.21-bookworm", "toolchain"},
+		{"no health check", `HEALTHCHECK --interval=10s --timeout=5s --start-period=10s --retries=3 CMD ["/usr/local/bin/a1", "healthcheck"]`, "", "health check"},
+		{"health check runs another command", `CMD ["/usr/local/bin/a1", "healthcheck"]`, `CMD ["/usr/local/bin/a1", "version"]`, "health check"},
+		{"shell health check", `CMD ["/usr/local/bin/a1", "healthcheck"]`, `CMD curl -f http://localhost:8080/livez`, ""},
+		{"storage probe", `CMD ["/usr/local/bin/a1", "healthcheck"]`, `CMD ["/usr/local/bin/a1", "healthcheck", "--path", "/healthz"]`, "health check"},
+		{"other binary", `CMD ["/usr/local/bin/a1", "healthcheck"]`, `CMD ["/bin/a1", "healthcheck"]`, "health check"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			if !strings.Contains(src, tc.old) {

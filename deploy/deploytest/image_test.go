@@ -278,6 +278,14 @@ func runAsImage(t *testing.T, img *image, bin string) {
 	if code, body, err := get("/livez"); err != nil || code != http.StatusOK {
 		t.Fatalf("GET /livez: %d %v %s", code, err, body)
 	}
+	// The image's HEALTHCHECK, run as Docker runs it: the same binary and
+	// environment, inside the container.
+	if len(img.health) > 0 {
+		hc := &exec.Cmd{Path: bin, Args: img.health, Dir: img.workdir, Env: cmd.Env, SysProcAttr: &syscall.SysProcAttr{Credential: cmd.SysProcAttr.Credential}}
+		if out, err := hc.CombinedOutput(); err != nil {
+			t.Fatalf("HEALTHCHECK %q: %v\n%s", img.health, err, out)
+		}
+	}
 
 	if err := cmd.Process.Signal(syscall.SIGTERM); err != nil {
 		t.Fatal(err)
