@@ -4,12 +4,14 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"errors"
+	"flag"
 	"fmt"
 	"strings"
 	"time"
 
 	"github.com/a1-go/a1"
 	"github.com/a1-go/a1/client"
+	"github.com/a1-go/a1/gateway"
 	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/a1-go/a1/store/postgres"
@@ -36,6 +38,8 @@ a copy of it is useless to anyone else.
   --key AGENTKEY     the executing agent's key: a file or signer URI (required)
   --no-pop           send no proof (the terminal cert's nonce is consumed: single use)
   --token-out FILE   ask for a VerifiedToken and write it to FILE
+  --request-id ID    correlation id: echoed and recorded in the gateway's audit
+                     event (1-128 visible ASCII characters)
   --timeout DUR      request timeout (default 10s)
   --json             print the gateway's answer as JSON
 
@@ -58,6 +62,7 @@ principal or of a delegator of certs 0..I (DESIGN.md §3a).
   --index I            the cert's index in the chain (0 = first)
   --key KEY            the revoker's key
   --reason R           why (recorded in the audit log)
+  --request-id ID      correlation id, recorded in the gateway's audit event
   --timeout DUR        request timeout (default 10s)
 
 Example:
@@ -74,6 +79,20 @@ several replicas at once).
 Example:
   a1 migrate --pg-url postgres://a1@db:5432/a1?sslmode=verify-full
 `})
+}
+
+// requestIDFlag registers --request-id.
+func requestIDFlag(fs *flag.FlagSet) *string {
+	return fs.String("request-id", "", "")
+}
+
+// checkRequestID applies the gateway's rule for correlation ids: 1 to
+// gateway.MaxRequestIDLen visible ASCII characters (or none).
+func checkRequestID(cmd, id string) error {
+	if len(id) > gateway.MaxRequestIDLen || strings.IndexFunc(id, func(r rune) bool { return r < 0x21 || r > 0x7e }) >= 0 {
+		return usagef(fmt.Sprintf("use 1 to %d visible ASCII characters, no spaces", gateway.MaxRequestIDLen), "%s: invalid --request-id", cmd)
+	}
+	return nil
 }
 
 func (e *env) gatewayClient(url string, timeout time.Duration, opts ...client.Option) (*client.Client, error) {
@@ -121,7 +140,11 @@ func cmdAuthorize(e *env, args []string) error {
 	fs.StringVar(&tokenOut, "token-out", "", "")
 	fs.DurationVar(&timeout, "timeout", defaultRemoteTimeout, "")
 	fs.BoolVar(&asJSON, "json", false, "")
+	requestID := requestIDFlag(fs)
 	if err := parseNoArgs(fs, args); err != nil {
+		return err
+	}
+	if err := checkRequestID("authorize", *requestID); err != nil {
 		return err
 	}
 	if err := need("authorize", map[string]string{"chain": chainPath, "intent": intent, "key": key}); err != nil {
@@ -146,7 +169,7 @@ func cmdAuthorize(e *env, args []string) error {
 	if err != nil {
 		return err
 	}
-	req := &client.AuthorizeRequest{Chain: sc, Intent: intent, Params: pm, ReturnToken: tokenOut != ""}
+	req := &client.AuthorizeRequest{Chain: sc, Intent: intent, Params: pm, ReturnToken: tokenOut != "", RequestID: *requestID}
 	if noPoP {
 		req.Executor = pk
 	} else {
@@ -202,8 +225,15 @@ func cmdRevoke(e *env, args []string) error {
 	keyFlag(fs, &key)
 	fs.StringVar(&reason, "reason", "", "")
 	fs.DurationVar(&timeout, "timeout", defaultRemoteTimeout, "")
+	requestID := requestIDFlag(fs)
 	if err := parseNoArgs(fs, args); err != nil {
 		return err
+	}
+	if err := checkRequestID("revoke", *requestID); err != nil {
+		return err
+	}
+	if *requestID != "" {
+		e.ctx = client.ContextWithRequestID(e.ctx, *requestID)
 	}
 	if len(reason) > a1.MaxRevocationReasonLen {
 		return usagef("", "revoke: --reason is longer than %d bytes", a1.MaxRevocationReasonLen)

@@ -155,3 +155,31 @@ func TestMigrate(t *testing.T) {
 		t.Fatalf("bad URL: code %d, stderr %q", code, errOut)
 	}
 }
+
+// TestRequestIDFlag: --request-id reaches the gateway (revoke: the
+// X-Request-Id header), and an id the gateway would ignore is a usage error.
+func TestRequestIDFlag(t *testing.T) {
+	got := make(chan string, 1)
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		got <- r.Header.Get("X-Request-Id")
+		w.Header().Set("Content-Type", "application/json")
+		w.Write([]byte(`{"revoked":"ok","fingerprint_hex":"` + strings.Repeat("ab", 32) + `","newly_revoked":true}`))
+	}))
+	defer srv.Close()
+	code, stderr := runWith(t, map[string]string{"A1_ADMIN_TOKEN": "t0k3n-for-the-test-1234"}, "revoke", "--gateway", srv.URL,
+		"--fingerprint", strings.Repeat("ab", 32), "--request-id", "change-4711")
+	if code != exitOK {
+		t.Fatalf("revoke: exit %d: %s", code, stderr)
+	}
+	if id := <-got; id != "change-4711" {
+		t.Errorf("X-Request-Id = %q, want change-4711", id)
+	}
+	for _, args := range [][]string{
+		{"revoke", "--gateway", srv.URL, "--fingerprint", strings.Repeat("ab", 32), "--request-id", "has space"},
+		{"authorize", "--request-id", strings.Repeat("x", 129)},
+	} {
+		if code, stderr := runWith(t, nil, args...); code != exitUsage || !strings.Contains(stderr, "--request-id") {
+			t.Errorf("%v: exit %d, stderr %q", args, code, stderr)
+		}
+	}
+}
