@@ -39,9 +39,12 @@ func (s *Server) emitAdmin(r *http.Request, action, code, subject string) {
 			dec = audit.DecisionError
 		}
 	}
-	actor := "admin"
-	if _, ok := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer "); !ok {
-		actor = "anonymous"
+	actor := "anonymous"
+	switch s.adminTokenMatch(r) {
+	case adminTokenCurrent:
+		actor = "admin"
+	case adminTokenPrevious:
+		actor = "admin (previous token)"
 	}
 	s.emitter.Emit(audit.Event{Kind: audit.KindAdmin, Action: action, Decision: dec, ErrorCode: code,
 		Actor: actor, Subject: subject, Tenant: s.cfg.Tenant, RequestID: headerRequestID(r),

@@ -43,6 +43,9 @@ type Config struct {
 	MACKeyHex          string
 	MACKeysPreviousHex []string
 	AdminToken         string
+	// AdminTokensPrevious are still accepted during a rotation of
+	// A1_ADMIN_TOKEN (audited as such); drop them once clients moved.
+	AdminTokensPrevious []string
 
 	Store    string // memory | bolt | postgres | redis (resolved)
 	PGURL    string
@@ -119,6 +122,7 @@ const (
 	MaxPreviousMACKeys     = 16
 	MaxGatewayIDLen        = a1.MaxAudienceLen
 	MaxAdminTokenLen       = 4096
+	MaxPreviousAdminTokens = 4
 	MinAdminTokenLen       = 16
 	maxTrustedRootsFileLen = 1 << 20
 )
@@ -152,6 +156,7 @@ var settings = []setting{
 	{env: "A1_MAC_KEY_HEX", help: "VerifiedToken MAC key, 64 hex", secret: true},
 	{env: "A1_MAC_KEYS_PREVIOUS_HEX", help: "comma list of previous MAC keys (verify only)", secret: true},
 	{env: "A1_ADMIN_TOKEN", help: "bearer token of the admin routes (unset: admin routes disabled)", secret: true},
+	{env: "A1_ADMIN_TOKENS_PREVIOUS", help: "comma list of previous admin tokens, still accepted during a rotation", secret: true},
 	{env: "A1_STORE", flag: "store", help: "memory | bolt | postgres | redis (required when both A1_PG_URL and A1_REDIS_URL are set)"},
 	{env: "A1_PG_URL", flag: "pg-url", help: "PostgreSQL URL", secret: true},
 	{env: "A1_REDIS_URL", flag: "redis-url", help: "Redis URL", secret: true},
@@ -298,6 +303,24 @@ func parseConfig(val func(string) string) (*Config, error) {
 	if c.AdminToken != "" && (len(c.AdminToken) < MinAdminTokenLen || len(c.AdminToken) > MaxAdminTokenLen) {
 		add(cfgErr("A1_ADMIN_TOKEN", fmt.Sprintf("length must be %d..%d bytes", MinAdminTokenLen, MaxAdminTokenLen),
 			"generate one with: openssl rand -hex 32"))
+	}
+	if prev := val("A1_ADMIN_TOKENS_PREVIOUS"); prev != "" {
+		c.AdminTokensPrevious = splitList(prev)
+		switch {
+		case c.AdminToken == "":
+			add(cfgErr("A1_ADMIN_TOKENS_PREVIOUS", "previous admin tokens are set but A1_ADMIN_TOKEN is not",
+				"set A1_ADMIN_TOKEN to the new token; previous tokens only bridge a rotation"))
+		case len(c.AdminTokensPrevious) > MaxPreviousAdminTokens:
+			add(cfgErr("A1_ADMIN_TOKENS_PREVIOUS", fmt.Sprintf("more than %d tokens", MaxPreviousAdminTokens),
+				"keep only the tokens clients may still send"))
+		}
+		for _, tok := range c.AdminTokensPrevious {
+			if len(tok) < MinAdminTokenLen || len(tok) > MaxAdminTokenLen {
+				add(cfgErr("A1_ADMIN_TOKENS_PREVIOUS", fmt.Sprintf("each token's length must be %d..%d bytes", MinAdminTokenLen, MaxAdminTokenLen),
+					"list the previous tokens exactly as they were set in A1_ADMIN_TOKEN"))
+				break
+			}
+		}
 	}
 
 	c.PGURL, c.RedisURL = val("A1_PG_URL"), val("A1_REDIS_URL")

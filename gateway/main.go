@@ -35,6 +35,9 @@ func Main(ctx context.Context, args []string, getenv func(string) string, stdout
 		log.Warn("EPHEMERAL KEY: generated at start and lost on exit; set it for production", "key", k,
 			"fix", map[string]string{"signing": "A1_SIGNING_KEY_HEX or A1_SIGNING_KEY", "mac": "A1_MAC_KEY_HEX", "receipt": "A1_RECEIPT_KEY_HEX"}[k])
 	}
+	if len(s.adminPrev) > 0 {
+		log.Warn("previous admin tokens are accepted (A1_ADMIN_TOKENS_PREVIOUS): remove them once every client uses A1_ADMIN_TOKEN", "previous_tokens", len(s.adminPrev))
+	}
 	if !s.adminOn {
 		log.Warn("admin routes disabled (A1_ADMIN_TOKEN unset): issuance, admin revocation and root registration answer 403 ADMIN_DISABLED")
 	}

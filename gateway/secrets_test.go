@@ -20,19 +20,24 @@ func TestSecretsNeverLogged(t *testing.T) {
 	mac := strings.Repeat("6b", 32)
 	prevMAC := strings.Repeat("7c", 32)
 	wrongBearer := "wrong-bearer-token-never-logged-0123"
-	secrets := []string{signing, mac, prevMAC, adminToken, wrongBearer}
+	prevAdmin := "previous-admin-token-never-logged-1"
+	secrets := []string{signing, mac, prevMAC, adminToken, wrongBearer, prevAdmin}
 
 	env := baseEnv(t)
 	env["A1_LOG_LEVEL"] = "debug"
 	env["A1_SIGNING_KEY_HEX"] = signing
 	env["A1_MAC_KEY_HEX"] = mac
 	env["A1_MAC_KEYS_PREVIOUS_HEX"] = prevMAC
+	env["A1_ADMIN_TOKENS_PREVIOUS"] = prevAdmin
 	env["A1_TRUSTED_ROOTS"] = sc.human.pk.Hex()
 	g := startGateway(t, env)
 
 	// Admin with the right and a wrong token, and without one.
 	if r := g.admin("GET", "/v1/roots", nil); r.status != 200 {
 		t.Fatalf("admin: %d %s", r.status, r.raw)
+	}
+	if r := g.do("GET", "/v1/roots", nil, map[string]string{"Authorization": "Bearer " + prevAdmin}); r.status != 200 {
+		t.Fatalf("previous admin token: %d %s", r.status, r.raw)
 	}
 	if r := g.do("GET", "/v1/roots", nil, map[string]string{"Authorization": "Bearer " + wrongBearer}); r.status != 401 {
 		t.Fatalf("wrong bearer: %d %s", r.status, r.raw)

@@ -56,6 +56,7 @@ type Server struct {
 	macKey     [32]byte
 	macKeys    [][32]byte // current first, then previous
 	adminHash  [32]byte   // sha256 of A1_ADMIN_TOKEN
+	adminPrev  [][32]byte // sha256 of each of A1_ADMIN_TOKENS_PREVIOUS
 	adminOn    bool
 	gatewayID  string
 
@@ -242,6 +243,9 @@ func (s *Server) loadKeys(ctx context.Context) error {
 	if c.AdminToken != "" {
 		s.adminHash = sha256.Sum256([]byte(c.AdminToken))
 		s.adminOn = true
+		for _, t := range c.AdminTokensPrevious {
+			s.adminPrev = append(s.adminPrev, sha256.Sum256([]byte(t)))
+		}
 	}
 	return nil
 }
@@ -648,13 +652,40 @@ func (s *Server) checkAdmin(r *http.Request) *apiError {
 		return &apiError{Status: http.StatusForbidden, Code: CodeAdminDisabled,
 			Msg: "admin routes are disabled on this gateway", Hint: "set A1_ADMIN_TOKEN to enable them"}
 	}
-	tok, ok := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer ")
-	h := sha256.Sum256([]byte(tok))
-	if subtle.ConstantTimeCompare(h[:], s.adminHash[:]) != 1 || !ok {
+	if s.adminTokenMatch(r) == adminTokenNone {
 		return &apiError{Status: http.StatusUnauthorized, Code: CodeUnauthorized,
 			Msg: "invalid or missing admin token", Hint: "send Authorization: Bearer $A1_ADMIN_TOKEN"}
 	}
 	return nil
+}
+
+// Which admin token a request presented.
+const (
+	adminTokenNone = iota
+	adminTokenCurrent
+	adminTokenPrevious
+)
+
+// adminTokenMatch compares the bearer token with the current and every
+// previous admin token, all in constant time over their SHA-256 (no early
+// exit, so timing reveals neither which nor how much matched).
+func (s *Server) adminTokenMatch(r *http.Request) int {
+	tok, ok := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer ")
+	h := sha256.Sum256([]byte(tok))
+	cur := subtle.ConstantTimeCompare(h[:], s.adminHash[:])
+	prev := 0
+	for i := range s.adminPrev {
+		prev |= subtle.ConstantTimeCompare(h[:], s.adminPrev[i][:])
+	}
+	switch {
+	case !ok || !s.adminOn:
+		return adminTokenNone
+	case cur == 1:
+		return adminTokenCurrent
+	case prev == 1:
+		return adminTokenPrevious
+	}
+	return adminTokenNone
 }
 
 func (s *Server) handleMetrics(w http.ResponseWriter, r *http.Request) {
