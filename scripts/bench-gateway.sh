@@ -10,9 +10,9 @@
 # It prints two tables: "shared", the gateway and the load generator on the
 # same cores (what a single-box test gives), and, on a machine with 2 or
 # more CPUs, "core for core": the gateway pinned to CPU 1 and the load
-# generator (and its in-process phases) to CPU 0, so neither steals the
-# other's CPU, as with a separate load machine. Set A1_BENCH_MODES=shared
-# (or pinned) to run one.
+# generator (with its in-process phases) and the local storage servers to
+# CPU 0, so nothing steals the gateway's CPU, as with separate machines.
+# Set A1_BENCH_MODES=shared (or pinned) to run one.
 #
 # Each backend runs a warm-up (1s), a closed-loop saturation phase and an
 # open-loop phase at half the saturated rate (latency from the scheduled
@@ -31,7 +31,12 @@ pg=${A1_TEST_PG_URL:-postgres://postgres@127.0.0.1:5432/test?sslmode=disable}
 redis=${A1_TEST_REDIS_URL:-redis://127.0.0.1:6379/0}
 load0=$(cut -d' ' -f1-3 /proc/loadavg 2>/dev/null || echo n/a) # before the builds
 tmp=$(mktemp -d)
-trap 'rm -rf "$tmp"' EXIT
+# Core for core also moves local storage servers (redis-server, postgres) to
+# CPU 0, beside the load generator, so CPU 1 is the gateway's alone, as on
+# a machine of its own; their affinity is restored on exit.
+storage_pids() { pgrep -x redis-server 2>/dev/null; pgrep -x postgres 2>/dev/null; true; }
+restore_storage() { for p in $(storage_pids); do taskset -a -p -c "0-$(($(nproc) - 1))" "$p" >/dev/null 2>&1 || true; done; }
+trap 'restore_storage; rm -rf "$tmp"' EXIT
 go build -o "$tmp/a1" ./cmd/a1
 go build -o "$tmp/loadgen" ./gateway/internal/loadgen
 echo "# a1 gateway benchmark: $(nproc) cores, $(go version | cut -d' ' -f3), $(date -u +%F), duration $dur, concurrency $conc, load average $load0 before building, $(cut -d' ' -f1-3 /proc/loadavg 2>/dev/null || echo n/a) after"
@@ -44,9 +49,12 @@ gwcpus=()
 if [ "$mode" = pinned ]; then
   pin=(taskset -c 0)
   gwcpus=(-gateway-cpus 1)
-  echo "## core for core: gateway on CPU 1, load generator and in-process phases on CPU 0"
+  moved=0
+  for p in $(storage_pids); do taskset -a -p -c 0 "$p" >/dev/null 2>&1 && moved=$((moved + 1)); done
+  echo "## core for core: gateway on CPU 1; load generator, in-process phases and local storage servers ($moved processes moved) on CPU 0"
 else
-  echo "## shared: gateway and load generator on all $(nproc) CPUs"
+  restore_storage
+  echo "## shared: gateway, load generator and storage servers on all $(nproc) CPUs"
 fi
 for store in memory bolt redis postgres; do
   case $store in
