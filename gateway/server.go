@@ -137,6 +137,10 @@ func NewServer(ctx context.Context, cfg *Config, deps Deps) (*Server, error) {
 
 	bgctx, cancel := context.WithCancel(context.Background())
 	s.bg = cancel
+	if s.tls != nil {
+		s.bgWG.Add(1)
+		go func() { defer s.bgWG.Done(); s.tls.loop(bgctx) }()
+	}
 	s.bgWG.Add(2)
 	go func() { defer s.bgWG.Done(); s.readinessLoop(bgctx) }()
 	go func() {

@@ -2,20 +2,20 @@ package gateway
 
 import (
 	"bytes"
+	"context"
 	"crypto/tls"
-	"errors"
 	"fmt"
 	"io"
 	"log/slog"
 	"os"
-	"sync"
+	"sync/atomic"
 	"time"
 )
 
 // Bounds of the TLS listener.
 const (
-	// tlsReloadCheck is how often, at most, a handshake re-reads the
-	// certificate files to pick up a rotated pair.
+	// tlsReloadCheck is how often the certificate files are re-read to
+	// pick up a rotated pair.
 	tlsReloadCheck = 5 * time.Second
 	// maxPEMFileLen bounds each of the two PEM files.
 	maxPEMFileLen = 1 << 20
@@ -63,20 +63,17 @@ func (p pemPair) parse() (*tls.Certificate, error) {
 	return &cert, nil
 }
 
-// certReloader hands the TLS stack the current certificate. A handshake
-// re-reads the two files when tlsReloadCheck has passed since the last
-// look, so a pair rotated on disk (cert-manager, a Vault agent, a mounted
-// Secret's symlink swap) is served without a restart; a pair that fails to
-// load is logged and the last good one stays in use.
+// certReloader hands the TLS stack the current certificate. A background
+// loop re-reads the two files every tlsReloadCheck, so a pair rotated on
+// disk (cert-manager, a Vault agent, a mounted Secret's symlink swap) is
+// served without a restart; a pair that fails to load is logged and the
+// last good one stays in use. Handshakes never touch the filesystem.
 type certReloader struct {
 	certFile, keyFile string
 	log               *slog.Logger
-	now               func() time.Time
 
-	mu      sync.Mutex
-	cur     *tls.Certificate
-	loaded  pemPair
-	checked time.Time
+	cur    atomic.Pointer[tls.Certificate]
+	loaded pemPair // the files behind cur; only the loop touches it
 }
 
 func newCertReloader(certFile, keyFile string, log *slog.Logger) (*certReloader, error) {
@@ -88,24 +85,30 @@ func newCertReloader(certFile, keyFile string, log *slog.Logger) (*certReloader,
 	if err != nil {
 		return nil, err
 	}
-	return &certReloader{certFile: certFile, keyFile: keyFile, log: log, now: time.Now,
-		cur: cert, loaded: p, checked: time.Now()}, nil
+	r := &certReloader{certFile: certFile, keyFile: keyFile, log: log, loaded: p}
+	r.cur.Store(cert)
+	return r, nil
 }
 
 func (r *certReloader) getCertificate(*tls.ClientHelloInfo) (*tls.Certificate, error) {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	if now := r.now(); now.Sub(r.checked) >= tlsReloadCheck {
-		r.checked = now
-		r.reloadLocked()
-	}
-	if r.cur == nil {
-		return nil, errors.New("a1: no TLS certificate")
-	}
-	return r.cur, nil
+	return r.cur.Load(), nil
 }
 
-func (r *certReloader) reloadLocked() {
+// loop re-reads the pair every tlsReloadCheck until ctx ends.
+func (r *certReloader) loop(ctx context.Context) {
+	t := time.NewTicker(tlsReloadCheck)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+			r.reload()
+		}
+	}
+}
+
+func (r *certReloader) reload() {
 	p, err := readPair(r.certFile, r.keyFile)
 	if err != nil {
 		r.log.Warn("TLS certificate not reloaded: keeping the previous one", "err", err)
@@ -120,7 +123,8 @@ func (r *certReloader) reloadLocked() {
 		r.log.Warn("TLS certificate not reloaded: keeping the previous one", "err", err)
 		return
 	}
-	r.cur, r.loaded = cert, p
+	r.cur.Store(cert)
+	r.loaded = p
 	r.log.Info("TLS certificate reloaded", "cert_file", r.certFile)
 }
 
