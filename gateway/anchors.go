@@ -61,19 +61,26 @@ func (a *anchors) refresh(ctx context.Context, st RootStore, tenant string) erro
 // loop refreshes until ctx ends. A failed refresh keeps the last snapshot
 // (authorizations fail closed anyway while the store is down).
 func (a *anchors) loop(ctx context.Context, st RootStore, tenant string, every, timeout time.Duration, log *slog.Logger) {
-	t := time.NewTicker(every)
+	runEvery(ctx, every, func() {
+		rctx, cancel := context.WithTimeout(ctx, timeout)
+		defer cancel()
+		if err := a.refresh(rctx, st, tenant); err != nil && ctx.Err() == nil {
+			log.Debug("trusted roots refresh failed", "err", err)
+		}
+	})
+}
+
+// runEvery calls f every d until ctx ends (the gateway's background loops).
+func runEvery(ctx context.Context, d time.Duration, f func()) {
+	t := time.NewTicker(d)
 	defer t.Stop()
 	for {
 		select {
 		case <-ctx.Done():
 			return
 		case <-t.C:
+			f()
 		}
-		rctx, cancel := context.WithTimeout(ctx, timeout)
-		if err := a.refresh(rctx, st, tenant); err != nil && ctx.Err() == nil {
-			log.Debug("trusted roots refresh failed", "err", err)
-		}
-		cancel()
 	}
 }
 

@@ -399,6 +399,18 @@ func withHost(t testing.TB, raw, host string) string {
 	return u.String()
 }
 
+// answers returns a waitFor condition: GET path answers status.
+func (g *gw) answers(path string, status int) func() bool {
+	return func() bool {
+		resp, err := g.client.Get(g.url + path)
+		if err != nil {
+			return false
+		}
+		resp.Body.Close()
+		return resp.StatusCode == status
+	}
+}
+
 func waitFor(t testing.TB, d time.Duration, what string, ok func() bool) {
 	t.Helper()
 	deadline := time.Now().Add(d)

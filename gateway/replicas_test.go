@@ -40,14 +40,7 @@ func startReplicas(t *testing.T, n int, env map[string]string) []*gw {
 		gs = append(gs, tryStart(t, env))
 	}
 	for _, g := range gs {
-		waitFor(t, 30*time.Second, "replica ready", func() bool {
-			resp, err := g.client.Get(g.url + "/readyz")
-			if err != nil {
-				return false
-			}
-			resp.Body.Close()
-			return resp.StatusCode == 200
-		})
+		waitFor(t, 30*time.Second, "replica ready", g.answers("/readyz", 200))
 	}
 	return gs
 }
@@ -241,14 +234,7 @@ func testStorageDown(t *testing.T, p *linkProxy, extra map[string]string) {
 	if err := p.Restore(); err != nil {
 		t.Fatalf("restore: %v", err)
 	}
-	waitFor(t, 15*time.Second, "healthz after restore", func() bool {
-		resp, err := g.client.Get(g.url + "/healthz")
-		if err != nil {
-			return false
-		}
-		resp.Body.Close()
-		return resp.StatusCode == 200
-	})
+	waitFor(t, 15*time.Second, "healthz after restore", g.answers("/healthz", 200))
 	// Pools re-dial lazily: give them a moment, then every request must pass.
 	recovered := time.Now().Add(time.Second)
 	time.Sleep(1700 * time.Millisecond)
@@ -430,14 +416,7 @@ func TestHealthNotMigrated(t *testing.T) {
 	u.RawQuery = q.Encode()
 	env["A1_PG_URL"] = u.String()
 	g := tryStart(t, env)
-	waitFor(t, 20*time.Second, "/livez", func() bool {
-		resp, err := g.client.Get(g.url + "/livez")
-		if err != nil {
-			return false
-		}
-		resp.Body.Close()
-		return resp.StatusCode == 200
-	})
+	waitFor(t, 20*time.Second, "/livez", g.answers("/livez", 200))
 	if r := g.do("GET", "/healthz", nil, nil); r.status != 503 || r.body["storage"] != "not migrated" {
 		t.Errorf("healthz on an unmigrated schema: %d %s", r.status, r.raw)
 	}

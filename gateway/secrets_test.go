@@ -87,14 +87,7 @@ func TestSecretsNeverLogged(t *testing.T) {
 		e[c.key] = c.url
 		e["A1_STORAGE_TIMEOUT"] = "300ms"
 		sg := tryStart(t, e)
-		waitFor(t, 20*time.Second, c.store+" gateway answering /healthz with 503", func() bool {
-			resp, err := sg.client.Get(sg.url + "/healthz")
-			if err != nil {
-				return false
-			}
-			resp.Body.Close()
-			return resp.StatusCode == 503
-		})
+		waitFor(t, 20*time.Second, c.store+" gateway answering /healthz with 503", sg.answers("/healthz", 503))
 		// A request that needs storage fails closed and is logged.
 		if r := sg.post("/v1/authorize", sc.authReq(sc.chain(t, 0), 0)); r.status != 503 && r.status != 403 {
 			t.Errorf("%s authorize during outage: %d %s", c.store, r.status, r.raw)

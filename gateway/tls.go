@@ -95,18 +95,7 @@ func (r *certReloader) getCertificate(*tls.ClientHelloInfo) (*tls.Certificate, e
 }
 
 // loop re-reads the pair every tlsReloadCheck until ctx ends.
-func (r *certReloader) loop(ctx context.Context) {
-	t := time.NewTicker(tlsReloadCheck)
-	defer t.Stop()
-	for {
-		select {
-		case <-ctx.Done():
-			return
-		case <-t.C:
-			r.reload()
-		}
-	}
-}
+func (r *certReloader) loop(ctx context.Context) { runEvery(ctx, tlsReloadCheck, r.reload) }
 
 func (r *certReloader) reload() {
 	p, err := readPair(r.certFile, r.keyFile)

@@ -103,14 +103,7 @@ func TestTLS(t *testing.T) {
 	addr := strings.TrimPrefix(g.url, "http://")
 	g.url = "https://" + addr
 	g.client = &http.Client{Timeout: 10 * time.Second, Transport: &http.Transport{TLSClientConfig: &tls.Config{RootCAs: ca.pool}}}
-	waitFor(t, 20*time.Second, "/readyz over HTTPS", func() bool {
-		resp, err := g.client.Get(g.url + "/readyz")
-		if err != nil {
-			return false
-		}
-		resp.Body.Close()
-		return resp.StatusCode == 200
-	})
+	waitFor(t, 20*time.Second, "/readyz over HTTPS", g.answers("/readyz", 200))
 	if r := g.do("GET", "/healthz", nil, nil); r.status != 200 {
 		t.Fatalf("healthz over HTTPS: %d %s", r.status, r.raw)
 	}

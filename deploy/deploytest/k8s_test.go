@@ -77,27 +77,18 @@ func decodeManifest(src string, img *image) (*manifest, error) {
 		dup := fmt.Errorf("document %d: a second %s", n, gvk.Kind)
 		switch o := obj.(type) {
 		case *corev1.ConfigMap:
-			if m.cm != nil {
-				return nil, dup
-			}
-			m.cm = o
+			err = setOnce(&m.cm, o, dup)
 		case *appsv1.Deployment:
-			if m.dep != nil {
-				return nil, dup
-			}
-			m.dep = o
+			err = setOnce(&m.dep, o, dup)
 		case *corev1.Service:
-			if m.svc != nil {
-				return nil, dup
-			}
-			m.svc = o
+			err = setOnce(&m.svc, o, dup)
 		case *policyv1.PodDisruptionBudget:
-			if m.pdb != nil {
-				return nil, dup
-			}
-			m.pdb = o
+			err = setOnce(&m.pdb, o, dup)
 		default:
-			return nil, fmt.Errorf("document %d: unexpected %s", n, gvk)
+			err = fmt.Errorf("document %d: unexpected %s", n, gvk)
+		}
+		if err != nil {
+			return nil, err
 		}
 	}
 	if m.cm == nil || m.dep == nil || m.svc == nil || m.pdb == nil {
@@ -108,6 +99,16 @@ func decodeManifest(src string, img *image) (*manifest, error) {
 		return nil, err
 	}
 	return m, nil
+}
+
+// setOnce stores v in *dst, or returns dup when a document of that kind
+// was already seen.
+func setOnce[T any](dst **T, v *T, dup error) error {
+	if *dst != nil {
+		return dup
+	}
+	*dst = v
+	return nil
 }
 
 func uncommented(doc []byte) []byte {
