@@ -154,3 +154,22 @@ type BatchResponse struct {
 	Results         []BatchResult `json:"results"`
 	RequestID       string        `json:"request_id,omitempty"`
 }
+
+// MaxRequestIDLen bounds a request id: an authorize body's request_id and
+// the X-Request-Id header.
+const MaxRequestIDLen = 128
+
+// ValidRequestIDHeader reports whether id is usable as an X-Request-Id: 1
+// to MaxRequestIDLen visible ASCII characters (no spaces or controls). The
+// gateway ignores any other header value; clients check before sending.
+func ValidRequestIDHeader(id string) bool {
+	if len(id) == 0 || len(id) > MaxRequestIDLen {
+		return false
+	}
+	for i := 0; i < len(id); i++ {
+		if id[i] < 0x21 || id[i] > 0x7e {
+			return false
+		}
+	}
+	return true
+}

@@ -157,12 +157,9 @@ func (e *Emitter) emit(ev Event) Event {
 	e.seq++
 	ev.Seq, ev.Prev = e.seq, e.head
 	line = appendSealTail(line, ev.Seq, ev.Prev)
-	// line is now the preimage; hash it with the emitter's hasher (guarded
-	// by mu) instead of cloning the 8 KiB derive-key state per event.
-	var d [32]byte
-	e.hasher.Reset()
-	e.hasher.Write(line)
-	e.hasher.Sum(d[:0])
+	// line is now the preimage; hash it with the emitter's hasher
+	// (guarded by mu).
+	d := sumPreimage(e.hasher, line)
 	var dh [64]byte
 	hex.Encode(dh[:], d[:])
 	e.head = string(dh[:])

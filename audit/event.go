@@ -157,12 +157,16 @@ func decodeDigest(s string) ([32]byte, error) {
 var digestHasher = blake3.NewDeriveKey(DigestContext)
 
 // hashPreimage returns DK(DigestContext)[preimage].
-func hashPreimage(preimage []byte) [32]byte {
-	h := digestHasher.Clone()
+func hashPreimage(preimage []byte) [32]byte { return sumPreimage(digestHasher.Clone(), preimage) }
+
+// sumPreimage is hashPreimage on h, a derive-key state for DigestContext
+// that the caller owns and may reuse (it is reset first), so that the
+// emitter does not clone the 8 KiB state per event.
+func sumPreimage(h *blake3.Hasher, preimage []byte) (d [32]byte) {
+	h.Reset()
 	h.Write(preimage)
-	var out [32]byte
-	copy(out[:], h.Sum(nil))
-	return out
+	h.Sum(d[:0])
+	return d
 }
 
 // LineDigest recomputes the digest of one NDJSON line (without its newline)

@@ -15,8 +15,8 @@ import (
 	"github.com/a1-go/a1/audit"
 )
 
-// MaxRequestIDLen bounds request_id.
-const MaxRequestIDLen = 128
+// MaxRequestIDLen bounds request_id (and X-Request-Id).
+const MaxRequestIDLen = api.MaxRequestIDLen
 
 // authorizeRequest is the body of POST /v1/authorize.
 type authorizeRequest struct {

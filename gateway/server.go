@@ -29,6 +29,7 @@ import (
 	"golang.org/x/net/netutil"
 
 	"github.com/a1-go/a1"
+	"github.com/a1-go/a1/api"
 	"github.com/a1-go/a1/audit"
 	"github.com/a1-go/a1/audit/sinks"
 	"github.com/a1-go/a1/signer"
@@ -545,20 +546,14 @@ func (s *Server) buildHandler() http.Handler {
 // request_id takes precedence there).
 const RequestIDHeader = "X-Request-Id"
 
-// headerRequestID is the request's X-Request-Id when it is 1 to
-// MaxRequestIDLen visible ASCII characters, else "" (an unusable id is
-// ignored, not an error: correlation must never deny a request).
+// headerRequestID is the request's X-Request-Id when usable
+// (api.ValidRequestIDHeader), else "": an unusable id is ignored, not an
+// error, since correlation must never deny a request.
 func headerRequestID(r *http.Request) string {
-	v := r.Header.Get(RequestIDHeader)
-	if len(v) == 0 || len(v) > MaxRequestIDLen {
-		return ""
+	if v := r.Header.Get(RequestIDHeader); api.ValidRequestIDHeader(v) {
+		return v
 	}
-	for i := 0; i < len(v); i++ {
-		if v[i] < 0x21 || v[i] > 0x7e {
-			return ""
-		}
-	}
-	return v
+	return ""
 }
 
 // jsonStatusWriter turns the mux's plain-text 404/405 into JSON errors.

@@ -1,12 +1,15 @@
 package main
 
 import (
+	"bytes"
+	"context"
 	"encoding/json"
 	"fmt"
 	"os"
 	"strconv"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/rogpeppe/go-internal/testscript"
 )
@@ -81,4 +84,14 @@ func TestScript(t *testing.T) {
 			},
 		},
 	})
+}
+
+// runWith runs the CLI with args and the given environment; it returns the
+// exit code and stderr.
+func runWith(t *testing.T, vars map[string]string, args ...string) (int, string) {
+	t.Helper()
+	var out, errb bytes.Buffer
+	e := &env{ctx: context.Background(), stdin: strings.NewReader(""), stdout: &out, stderr: &errb,
+		getenv: func(k string) string { return vars[k] }, now: time.Now}
+	return e.main(args), errb.String()
 }

@@ -10,8 +10,8 @@ import (
 	"time"
 
 	"github.com/a1-go/a1"
+	"github.com/a1-go/a1/api"
 	"github.com/a1-go/a1/client"
-	"github.com/a1-go/a1/gateway"
 	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/a1-go/a1/store/postgres"
@@ -86,11 +86,11 @@ func requestIDFlag(fs *flag.FlagSet) *string {
 	return fs.String("request-id", "", "")
 }
 
-// checkRequestID applies the gateway's rule for correlation ids: 1 to
-// gateway.MaxRequestIDLen visible ASCII characters (or none).
+// checkRequestID applies the gateway's rule for correlation ids
+// (api.ValidRequestIDHeader), or accepts none.
 func checkRequestID(cmd, id string) error {
-	if len(id) > gateway.MaxRequestIDLen || strings.IndexFunc(id, func(r rune) bool { return r < 0x21 || r > 0x7e }) >= 0 {
-		return usagef(fmt.Sprintf("use 1 to %d visible ASCII characters, no spaces", gateway.MaxRequestIDLen), "%s: invalid --request-id", cmd)
+	if id != "" && !api.ValidRequestIDHeader(id) {
+		return usagef(fmt.Sprintf("use 1 to %d visible ASCII characters, no spaces", api.MaxRequestIDLen), "%s: invalid --request-id", cmd)
 	}
 	return nil
 }
