@@ -155,6 +155,11 @@ type BatchResponse struct {
 	RequestID       string        `json:"request_id,omitempty"`
 }
 
+// RequestIDHeader carries a caller's correlation id: the gateway echoes it
+// on the response and records it in the request's audit event (an
+// authorize body's request_id takes precedence there).
+const RequestIDHeader = "X-Request-Id"
+
 // MaxRequestIDLen bounds a request id: an authorize body's request_id and
 // the X-Request-Id header.
 const MaxRequestIDLen = 128

@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/a1-go/a1"
+	"github.com/a1-go/a1/api"
 )
 
 // Limits and defaults.
@@ -169,7 +170,7 @@ func parseError(resp *http.Response, body []byte) *Error {
 // do sends a request and decodes a 2xx JSON answer into out (when non-nil).
 // RequestIDHeader is the correlation header the gateway echoes and records
 // in the audit event of the request.
-const RequestIDHeader = "X-Request-Id"
+const RequestIDHeader = api.RequestIDHeader
 
 type requestIDKey struct{}
 

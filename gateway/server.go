@@ -541,10 +541,8 @@ func (s *Server) buildHandler() http.Handler {
 	})
 }
 
-// RequestIDHeader carries a caller's correlation id: echoed on the
-// response and recorded in the request's audit event (an authorize body's
-// request_id takes precedence there).
-const RequestIDHeader = "X-Request-Id"
+// RequestIDHeader is api.RequestIDHeader.
+const RequestIDHeader = api.RequestIDHeader
 
 // headerRequestID is the request's X-Request-Id when usable
 // (api.ValidRequestIDHeader), else "": an unusable id is ignored, not an
