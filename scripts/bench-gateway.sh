@@ -12,7 +12,8 @@
 # more CPUs, "core for core": the gateway pinned to CPU 1 and the load
 # generator (with its in-process phases) and the local storage servers to
 # CPU 0, so nothing steals the gateway's CPU, as with separate machines.
-# Set A1_BENCH_MODES=shared (or pinned) to run one.
+# Set A1_BENCH_MODES=shared (or pinned) to run one, and A1_BENCH_STORES
+# (e.g. "redis postgres") to run some of the backends.
 #
 # Each backend runs a warm-up (1s), a closed-loop saturation phase and an
 # open-loop phase at half the saturated rate (latency from the scheduled
@@ -56,7 +57,7 @@ else
   restore_storage
   echo "## shared: gateway, load generator and storage servers on all $(nproc) CPUs"
 fi
-for store in memory bolt redis postgres; do
+for store in ${A1_BENCH_STORES:-memory bolt redis postgres}; do
   case $store in
     redis) host=$(echo "$redis" | sed -E 's#^[a-z]+://([^@/]*@)?([^/?]+).*#\2#') ;;
     postgres) host=$(echo "$pg" | sed -E 's#^[a-z]+://([^@/]*@)?([^/?]+).*#\2#') ;;

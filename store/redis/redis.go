@@ -11,12 +11,14 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	goredis "github.com/redis/go-redis/v9"
 
 	"github.com/a1-go/a1/store"
 	"github.com/a1-go/a1/store/internal/gcra"
+	"github.com/a1-go/a1/store/internal/sweep"
 )
 
 // Defaults.
@@ -27,6 +29,21 @@ const (
 	DefaultPrefix = "a1"
 	// maxPrefixLen bounds Options.Prefix.
 	maxPrefixLen = 64
+	// DefaultSweepInterval is the period of the background sweeper
+	// (Options.SweepInterval) the gateway runs.
+	DefaultSweepInterval = time.Second
+	// sweepBatch bounds the members one sweep script removes, and so the
+	// time it holds the server (a few hundred µs; docs/storage.md).
+	sweepBatch = 256
+	// NonceIndexGrace is how long a tenant's nonce index outlives its
+	// latest nonce. Sweepers empty it in small batches meanwhile; only
+	// when no gateway has run for that long does Redis delete it whole
+	// (ADR 0012).
+	NonceIndexGrace = time.Hour
+	// maxSweptTenants bounds the tenants one Store remembers to sweep;
+	// beyond it a tenant's nonce index still expires with its latest
+	// nonce.
+	maxSweptTenants = 4096
 )
 
 // Options configure a Store.
@@ -41,6 +58,10 @@ type Options struct {
 	// Prefix starts every key (default "a1"); deployments sharing one
 	// Redis use distinct prefixes. No braces.
 	Prefix string
+	// SweepInterval, when positive, starts a background sweeper that
+	// removes expired nonces, in batches of a few hundred, from the nonce
+	// index of every tenant this Store has authorized for (see Sweep).
+	SweepInterval time.Duration
 }
 
 // Store is the Redis backend. It is safe for concurrent use.
@@ -50,7 +71,13 @@ type Store struct {
 	now     func() time.Time
 	prefix  string
 
+	// tenants this Store has consumed nonces for: the sweeper's work list.
+	tenants  sync.Map // string → struct{}
+	ntenants atomic.Int32
+
 	closeOnce sync.Once
+	stop      chan struct{}
+	done      chan struct{}
 }
 
 // Open builds a client from a URL and returns a Store over it. The URL
@@ -129,9 +156,11 @@ func clientPolicy(timeout time.Duration, maxRetries *int, ctxTimeouts *bool, tim
 }
 
 // New returns a Store over an existing client (configure its timeouts and
-// disable its retries yourself). Close closes the client.
+// disable its retries yourself) and starts the sweeper when
+// o.SweepInterval is positive. Close stops the sweeper and closes the
+// client.
 func New(c goredis.UniversalClient, o Options) (*Store, error) {
-	s := &Store{c: c, timeout: o.Timeout, now: o.Now, prefix: o.Prefix}
+	s := &Store{c: c, timeout: o.Timeout, now: o.Now, prefix: o.Prefix, stop: make(chan struct{}), done: make(chan struct{})}
 	if s.timeout <= 0 {
 		s.timeout = DefaultTimeout
 	}
@@ -144,16 +173,19 @@ func New(c goredis.UniversalClient, o Options) (*Store, error) {
 	if len(s.prefix) > maxPrefixLen || strings.ContainsAny(s.prefix, "{}") {
 		return nil, fmt.Errorf("%w: redis key prefix", store.ErrInvalid)
 	}
+	sweep.Start(o.SweepInterval, s.stop, s.done, s.Sweep)
 	return s, nil
 }
 
 // Client returns the underlying client.
 func (s *Store) Client() goredis.UniversalClient { return s.c }
 
-// Close closes the client. It is idempotent.
+// Close stops the sweeper and closes the client. It is idempotent.
 func (s *Store) Close() error {
 	var err error
 	s.closeOnce.Do(func() {
+		close(s.stop)
+		<-s.done // a sweep stops between batches; each is bounded by the timeout
 		if cerr := s.c.Close(); cerr != nil {
 			err = store.Unavailable("close", cerr)
 		}
@@ -194,15 +226,20 @@ func (s *Store) Authorize(ctx context.Context, req store.AuthorizeRequest) error
 	if nf+nn == 0 {
 		return nil
 	}
-	keys := make([]string, 0, nf+nn)
+	keys := make([]string, 0, nf+1+nn)
 	for i := range req.Fingerprints {
 		keys = append(keys, s.tenantKey(req.Tenant, "rev", &req.Fingerprints[i]))
 	}
-	args := make([]any, 1, 1+nn)
-	args[0] = nf
+	keys = append(keys, s.tenantKey(req.Tenant, "nz", nil))
+	args := make([]any, 2, 2+2*nn)
+	args[0], args[1] = nf, NonceIndexGrace.Milliseconds()
 	for i := range req.Nonces {
-		keys = append(keys, s.tenantKey(req.Tenant, "n", &req.Nonces[i].Key))
-		args = append(args, store.ClampExpiry(req.Nonces[i].ExpiresAt).UnixMilli())
+		n := &req.Nonces[i]
+		keys = append(keys, s.tenantKey(req.Tenant, "n", &n.Key))
+		args = append(args, n.Key[:], store.ClampExpiry(n.ExpiresAt).UnixMilli())
+	}
+	if nn > 0 {
+		s.remember(req.Tenant)
 	}
 	c, cancel := s.op(ctx)
 	defer cancel()
@@ -219,6 +256,118 @@ func (s *Store) Authorize(ctx context.Context, req store.AuthorizeRequest) error
 		return &store.ReplayError{Index: -r - 1}
 	}
 	return store.Unavailable("authorize", fmt.Errorf("script returned %d", r))
+}
+
+// remember adds tenant to the sweeper's work list (bounded by
+// maxSweptTenants).
+func (s *Store) remember(tenant string) {
+	if _, ok := s.tenants.Load(tenant); ok || s.ntenants.Load() >= maxSweptTenants {
+		return
+	}
+	if _, loaded := s.tenants.LoadOrStore(tenant, struct{}{}); !loaded {
+		s.ntenants.Add(1)
+	}
+}
+
+// tenantsKey names the registry of tenants with a nonce index: a set
+// every Store adds its own tenants to and every sweeper reads, so a
+// running gateway sweeps the indexes of tenants whose gateways have gone.
+func (s *Store) tenantsKey() string { return s.prefix + ":nztenants" }
+
+// stopped reports whether Close has been called.
+func (s *Store) stopped() bool {
+	select {
+	case <-s.stop:
+		return true
+	default:
+		return false
+	}
+}
+
+// Sweep removes expired nonces from the nonce indexes, one script of at
+// most sweepBatch members at a time, so no call holds the server for long.
+// It sweeps the tenants this Store has authorized for and up to
+// maxSweptTenants more from the shared registry (so indexes left by
+// stopped gateways shrink too), and drops from the registry tenants whose
+// index is gone. Expired nonces are already free before they are swept:
+// sweeping only returns their memory, in small steps, instead of Redis
+// freeing a whole index when it expires with its latest nonce. It reports
+// how many nonces it removed and stops early, without error, once the
+// Store is closed.
+func (s *Store) Sweep(ctx context.Context) (int, error) {
+	if s.stopped() {
+		return 0, nil
+	}
+	var local []any
+	s.tenants.Range(func(k, _ any) bool { local = append(local, k); return true })
+	c, cancel := s.op(ctx)
+	if len(local) > 0 {
+		if err := s.c.SAdd(c, s.tenantsKey(), local...).Err(); err != nil {
+			cancel()
+			return 0, store.Unavailable("sweep", err)
+		}
+	}
+	shared, err := s.c.SRandMemberN(c, s.tenantsKey(), maxSweptTenants).Result()
+	cancel()
+	if err != nil {
+		return 0, store.Unavailable("sweep", err)
+	}
+	todo := make([]string, 0, len(local)+len(shared))
+	for _, t := range local {
+		todo = append(todo, t.(string))
+	}
+	for _, t := range shared {
+		if _, mine := s.tenants.Load(t); !mine {
+			todo = append(todo, t)
+		}
+	}
+	total := 0
+	var gone []any
+	for _, t := range todo {
+		if s.stopped() {
+			return total, nil
+		}
+		n, exists, err := s.sweepTenant(ctx, t)
+		total += n
+		if err != nil {
+			return total, err
+		}
+		if _, mine := s.tenants.Load(t); !exists && !mine {
+			gone = append(gone, t)
+		}
+	}
+	if len(gone) > 0 {
+		c, cancel := s.op(ctx)
+		defer cancel()
+		// A gateway that starts using a dropped tenant again adds it back
+		// on its next sweep.
+		if err := s.c.SRem(c, s.tenantsKey(), gone...).Err(); err != nil {
+			return total, store.Unavailable("sweep", err)
+		}
+	}
+	return total, nil
+}
+
+// sweepTenant removes a tenant's expired nonces batch by batch and
+// reports whether its index still exists.
+func (s *Store) sweepTenant(ctx context.Context, tenant string) (removed int, exists bool, err error) {
+	key := s.tenantKey(tenant, "nz", nil)
+	for !s.stopped() {
+		c, cancel := s.op(ctx)
+		n, err := sweepScript.Run(c, s.c, []string{key}, sweepBatch).Int()
+		cancel()
+		switch {
+		case err != nil:
+			return removed, true, store.Unavailable("sweep", err)
+		case n < 0:
+			return removed, false, nil
+		}
+		removed += n
+		if n < sweepBatch {
+			break
+		}
+	}
+	return removed, true, nil
 }
 
 // Revoke records revocations in one script; an already revoked

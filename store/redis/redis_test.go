@@ -2,6 +2,8 @@ package redis_test
 
 import (
 	"context"
+	"encoding/hex"
+	"errors"
 	"os"
 	"sync/atomic"
 	"testing"
@@ -126,24 +128,246 @@ func TestAuthorizeIsOneRoundTrip(t *testing.T) {
 	storetest.CheckAuthorizeOneRoundTrip(t, s, tenant, hook.n.Load)
 }
 
-func TestNonceKeyExpiresAtItsOwnTime(t *testing.T) {
+// nonceIndex is the tenant's nonce index key (ADR 0012).
+func nonceIndex(tenant string) string { return "a1:{t:" + tenant + "}:nz" }
+
+func TestNonceIndexScoresAndExpiry(t *testing.T) {
 	s, tenant := openTenant(t)
 	ctx := context.Background()
-	k := storetest.Rand32()
-	exp := time.Now().Add(30 * 24 * time.Hour).Truncate(time.Millisecond) // a passport's lifetime, far past 24 h
-	if err := s.Authorize(ctx, store.AuthorizeRequest{Tenant: tenant, Nonces: []store.Nonce{{Key: k, ExpiresAt: exp}}}); err != nil {
-		t.Fatal(err)
+	k1, k2 := storetest.Rand32(), storetest.Rand32()
+	exp1 := time.Now().Add(30 * 24 * time.Hour).Truncate(time.Millisecond) // a passport's lifetime, far past 24 h
+	exp2 := exp1.Add(-time.Hour)
+	for _, n := range []store.Nonce{{Key: k1, ExpiresAt: exp1}, {Key: k2, ExpiresAt: exp2}} {
+		if err := s.Authorize(ctx, store.AuthorizeRequest{Tenant: tenant, Nonces: []store.Nonce{n}}); err != nil {
+			t.Fatal(err)
+		}
 	}
-	keys, err := s.Client().Keys(ctx, "a1:{t:"+tenant+"}:n:*").Result()
-	if err != nil || len(keys) != 1 {
-		t.Fatalf("nonce keys: %v %v", keys, err)
+	if keys, err := s.Client().Keys(ctx, "a1:{t:"+tenant+"}:n:*").Result(); err != nil || len(keys) != 0 {
+		t.Fatalf("per-nonce keys written: %v %v", keys, err)
 	}
-	ms, err := s.Client().PExpireTime(ctx, keys[0]).Result()
+	for _, tc := range []struct {
+		k   [32]byte
+		exp time.Time
+	}{{k1, exp1}, {k2, exp2}} {
+		score, err := s.Client().ZScore(ctx, nonceIndex(tenant), string(tc.k[:])).Result()
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := time.UnixMilli(int64(score)); !got.Equal(tc.exp) {
+			t.Fatalf("nonce scored %v, want its expiry %v", got, tc.exp)
+		}
+	}
+	// The index expires a grace period after its latest nonce, not after
+	// the last one added.
+	ms, err := s.Client().PExpireTime(ctx, nonceIndex(tenant)).Result()
 	if err != nil {
 		t.Fatal(err)
 	}
-	if got := time.UnixMilli(ms.Milliseconds()); !got.Equal(exp) {
-		t.Fatalf("nonce key expires at %v, want %v", got, exp)
+	if got, want := time.UnixMilli(ms.Milliseconds()), exp1.Add(a1redis.NonceIndexGrace); !got.Equal(want) {
+		t.Fatalf("index expires at %v, want %v", got, want)
+	}
+}
+
+func TestLegacyNonceKeyStillConsumed(t *testing.T) {
+	// A nonce consumed by a gateway of the earlier layout (a string key
+	// per nonce) stays consumed after the upgrade until that key expires.
+	s, tenant := openTenant(t)
+	ctx := context.Background()
+	k := storetest.Rand32()
+	legacy := "a1:{t:" + tenant + "}:n:" + hex.EncodeToString(k[:])
+	if err := s.Client().Set(ctx, legacy, "1", time.Minute).Err(); err != nil {
+		t.Fatal(err)
+	}
+	fresh := storetest.Rand32()
+	err := s.Authorize(ctx, store.AuthorizeRequest{Tenant: tenant, Nonces: []store.Nonce{
+		{Key: fresh, ExpiresAt: time.Now().Add(time.Minute)},
+		{Key: k, ExpiresAt: time.Now().Add(time.Minute)},
+	}})
+	var re *store.ReplayError
+	if !errors.As(err, &re) || re.Index != 1 {
+		t.Fatalf("legacy-consumed nonce: got %v, want a replay at index 1", err)
+	}
+	// Nothing was consumed by the refused request.
+	if n, err := s.Client().ZCard(ctx, nonceIndex(tenant)).Result(); err != nil || n != 0 {
+		t.Fatalf("index holds %d members (%v) after a refused request", n, err)
+	}
+	if err := s.Client().Del(ctx, legacy).Err(); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Authorize(ctx, store.AuthorizeRequest{Tenant: tenant, Nonces: []store.Nonce{{Key: k, ExpiresAt: time.Now().Add(time.Minute)}}}); err != nil {
+		t.Fatalf("after the legacy key expired: %v", err)
+	}
+}
+
+func TestSweepRemovesOnlyExpired(t *testing.T) {
+	// A prefix of its own: Sweep also visits the tenants other tests
+	// register, and this test counts what it removes.
+	s, tenant, prefix := openPrivatePrefix(t)
+	ctx := context.Background()
+	idx := prefix + ":{t:" + tenant + "}:nz"
+	now := time.Now()
+	// Stand-ins for nonces consumed earlier (the server-side script only
+	// ever adds unexpired nonces): more expired members than one batch,
+	// a few live ones, and one whose score ties the sweep's clock reading
+	// at most.
+	const expired, live = 700, 5
+	var zs []goredis.Z
+	for i := range expired {
+		k := storetest.Rand32()
+		zs = append(zs, goredis.Z{Score: float64(now.Add(-time.Duration(i+1) * time.Second).UnixMilli()), Member: string(k[:])})
+	}
+	var liveKeys [][32]byte
+	for i := range live {
+		k := storetest.Rand32()
+		liveKeys = append(liveKeys, k)
+		zs = append(zs, goredis.Z{Score: float64(now.Add(time.Duration(i+1) * time.Hour).UnixMilli()), Member: string(k[:])})
+	}
+	if err := s.Client().ZAdd(ctx, idx, zs...).Err(); err != nil {
+		t.Fatal(err)
+	}
+	// Sweep only visits tenants it has authorized for.
+	if n, err := s.Sweep(ctx); err != nil || n != 0 {
+		t.Fatalf("Sweep before any authorization: %d, %v", n, err)
+	}
+	// A nonce that expired is consumed again: it takes its new expiry and
+	// the sweep must keep it.
+	reused := zs[0].Member.(string)
+	var rk [32]byte
+	copy(rk[:], reused)
+	if err := s.Authorize(ctx, store.AuthorizeRequest{Tenant: tenant, Nonces: []store.Nonce{{Key: rk, ExpiresAt: now.Add(time.Hour)}}}); err != nil {
+		t.Fatalf("re-consuming an expired nonce: %v", err)
+	}
+	n, err := s.Sweep(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if n != expired-1 {
+		t.Fatalf("Sweep removed %d, want %d", n, expired-1)
+	}
+	left, err := s.Client().ZRangeWithScores(ctx, idx, 0, -1).Result()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(left) != live+1 {
+		t.Fatalf("%d members left, want %d", len(left), live+1)
+	}
+	for _, z := range left {
+		if int64(z.Score) <= time.Now().UnixMilli() {
+			t.Fatalf("expired member left with score %v", z.Score)
+		}
+	}
+	// Live and re-consumed nonces are still replays.
+	for _, k := range append(liveKeys, rk) {
+		err := s.Authorize(ctx, store.AuthorizeRequest{Tenant: tenant, Nonces: []store.Nonce{{Key: k, ExpiresAt: now.Add(time.Hour)}}})
+		var re *store.ReplayError
+		if !errors.As(err, &re) {
+			t.Fatalf("kept nonce after sweep: %v, want a replay", err)
+		}
+	}
+	if n, err := s.Sweep(ctx); err != nil || n != 0 {
+		t.Fatalf("second Sweep: %d, %v", n, err)
+	}
+}
+
+func TestSweepVisitsRegisteredTenants(t *testing.T) {
+	// A gateway that stopped leaves its tenant's index; another gateway
+	// on the same Redis sweeps it, and drops the tenant from the registry
+	// once the index is gone.
+	first, tenant, prefix := openPrivatePrefix(t)
+	ctx := context.Background()
+	short, long := storetest.Rand32(), storetest.Rand32()
+	if err := first.Authorize(ctx, store.AuthorizeRequest{Tenant: tenant, Nonces: []store.Nonce{
+		{Key: short, ExpiresAt: time.Now().Add(200 * time.Millisecond)},
+		{Key: long, ExpiresAt: time.Now().Add(time.Hour)},
+	}}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := first.Sweep(ctx); err != nil { // registers the tenant
+		t.Fatal(err)
+	}
+	first.Close()
+	registry, idx := prefix+":nztenants", prefix+":{t:"+tenant+"}:nz"
+	second := open(t, redisURL(t), a1redis.Options{Prefix: prefix})
+	t.Cleanup(func() { second.Close() })
+	if ok, err := second.Client().SIsMember(ctx, registry, tenant).Result(); err != nil || !ok {
+		t.Fatalf("tenant registered: %v, %v", ok, err)
+	}
+	time.Sleep(300 * time.Millisecond)
+	n, err := second.Sweep(ctx)
+	if err != nil || n != 1 {
+		t.Fatalf("second store swept %d (%v), want the first one's expired nonce", n, err)
+	}
+	if m, err := second.Client().ZCard(ctx, idx).Result(); err != nil || m != 1 {
+		t.Fatalf("index holds %d (%v), want the live nonce", m, err)
+	}
+	if ok, err := second.Client().SIsMember(ctx, registry, tenant).Result(); err != nil || !ok {
+		t.Fatalf("tenant with an index dropped from the registry: %v, %v", ok, err)
+	}
+	// The index expires (here: is deleted); the next sweep forgets the tenant.
+	if err := second.Client().Del(ctx, idx).Err(); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := second.Sweep(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if ok, err := second.Client().SIsMember(ctx, registry, tenant).Result(); err != nil || ok {
+		t.Fatalf("tenant with no index still registered: %v, %v", ok, err)
+	}
+}
+
+// openPrivatePrefix opens a store whose keys start with a fresh prefix
+// and picks a tenant; every key under the prefix is deleted at the end.
+func openPrivatePrefix(t *testing.T) (*a1redis.Store, string, string) {
+	t.Helper()
+	url := redisURL(t)
+	prefix := "a1test" + storetest.RandomPrefix()
+	s := open(t, url, a1redis.Options{Prefix: prefix})
+	t.Cleanup(func() {
+		s.Close()
+		c := open(t, url, a1redis.Options{})
+		defer c.Close()
+		ctx := context.Background()
+		keys, _ := c.Client().Keys(ctx, prefix+":*").Result()
+		if len(keys) > 0 {
+			c.Client().Del(ctx, keys...)
+		}
+	})
+	return s, storetest.RandomPrefix(), prefix
+}
+
+func TestBackgroundSweeper(t *testing.T) {
+	url := redisURL(t)
+	s := open(t, url, a1redis.Options{SweepInterval: 20 * time.Millisecond})
+	tenant := storetest.RandomPrefix()
+	t.Cleanup(func() { cleanup(url)(tenant) })
+	ctx := context.Background()
+	k := storetest.Rand32()
+	if err := s.Authorize(ctx, store.AuthorizeRequest{Tenant: tenant, Nonces: []store.Nonce{{Key: k, ExpiresAt: time.Now().Add(300 * time.Millisecond)}}}); err != nil {
+		t.Fatal(err)
+	}
+	keep := storetest.Rand32()
+	if err := s.Authorize(ctx, store.AuthorizeRequest{Tenant: tenant, Nonces: []store.Nonce{{Key: keep, ExpiresAt: time.Now().Add(time.Hour)}}}); err != nil {
+		t.Fatal(err)
+	}
+	deadline := time.Now().Add(5 * time.Second)
+	for {
+		n, err := s.Client().ZCard(ctx, nonceIndex(tenant)).Result()
+		if err != nil {
+			t.Fatal(err)
+		}
+		if n == 1 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("background sweeper left %d members, want 1", n)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	if err := s.Close(); err != nil { // stops the sweeper and waits for it
+		t.Fatal(err)
+	}
+	if _, err := s.Sweep(ctx); err != nil { // closed: returns without touching the client
+		t.Fatalf("Sweep after Close: %v", err)
 	}
 }
 
@@ -160,7 +384,7 @@ func TestClusterKeysShareSlot(t *testing.T) {
 		t.Fatal(err)
 	}
 	keys, err := s.Client().Keys(ctx, "a1:*"+tenant+"*").Result()
-	if err != nil || len(keys) != 3 {
+	if err != nil || len(keys) != 3 { // revocation, revocation index, nonce index
 		t.Fatalf("keys %v %v", keys, err)
 	}
 	for _, k := range keys {

@@ -2,31 +2,73 @@ package redis
 
 import goredis "github.com/redis/go-redis/v9"
 
-// authorizeScript: KEYS = nf revocation keys, then the nonce keys; ARGV[1]
-// = nf, ARGV[2..] = each nonce's expiry in unix ms. Returns i (1-based)
-// for the lowest revoked fingerprint, -i for the lowest consumed or
-// repeated nonce, 0 after consuming every nonce.
+// authorizeScript: KEYS = nf revocation keys, then the tenant's nonce
+// index (a sorted set: member = raw nonce, score = expiry in unix ms),
+// then one legacy nonce key per nonce (the layout before ADR 0012: a
+// string key expiring at the nonce's expiry). ARGV[1] = nf, ARGV[2] =
+// the index's grace (ms), then per nonce its member and its expiry in
+// unix ms. Returns i (1-based) for the
+// lowest revoked fingerprint, -i for the lowest consumed or repeated
+// nonce, 0 after consuming every nonce.
+//
+// A member whose score is <= now is expired: it is free again whether or
+// not the sweeper has removed it yet. The index itself expires a grace
+// period after its latest member, so a tenant no process sweeps leaves
+// nothing behind, while running sweepers normally empty it first.
 var authorizeScript = goredis.NewScript(`
 if redis.replicate_commands then redis.replicate_commands() end
 local nf = tonumber(ARGV[1])
+local grace = tonumber(ARGV[2])
 for i = 1, nf do
   if redis.call('EXISTS', KEYS[i]) == 1 then return i end
 end
-local seen = {}
-for i = nf + 1, #KEYS do
-  local k = KEYS[i]
-  if seen[k] or redis.call('EXISTS', k) == 1 then return -(i - nf) end
-  seen[k] = true
-end
+local idx = KEYS[nf + 1]
+local nn = #KEYS - nf - 1
 local t = redis.call('TIME')
 local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
-for i = nf + 1, #KEYS do
-  local exp = tonumber(ARGV[i - nf + 1])
+local seen = {}
+for i = 1, nn do
+  local m = ARGV[2 * i + 1]
+  if seen[m] then return -i end
+  seen[m] = true
+  local s = redis.call('ZSCORE', idx, m)
+  if s and tonumber(s) > now then return -i end
+  if redis.call('EXISTS', KEYS[nf + 1 + i]) == 1 then return -i end
+end
+local last = 0
+for i = 1, nn do
+  local exp = tonumber(ARGV[2 * i + 2])
   if exp > now then
-    redis.call('SET', KEYS[i], '1', 'PXAT', ARGV[i - nf + 1])
+    redis.call('ZADD', idx, exp, ARGV[2 * i + 1])
+    if exp > last then last = exp end
   end
 end
+if last > 0 then
+  last = last + grace
+  local ttl = redis.call('PTTL', idx)
+  if ttl < 0 or now + ttl < last then redis.call('PEXPIREAT', idx, last) end
+end
 return 0
+`)
+
+// sweepScript: KEYS[1] = a nonce index; ARGV[1] = batch size. Removes at
+// most one batch of expired members (score <= now, server clock) and
+// returns how many it removed, or -1 when the index does not exist. Members are ordered by score, so when more
+// than a batch has expired the lowest-ranked batch is exactly a batch of
+// expired members. A nonce consumed again after it expired carries its
+// new expiry and is never removed early.
+var sweepScript = goredis.NewScript(`
+if redis.replicate_commands then redis.replicate_commands() end
+local t = redis.call('TIME')
+local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+local batch = tonumber(ARGV[1])
+if redis.call('EXISTS', KEYS[1]) == 0 then return -1 end
+local n = redis.call('ZCOUNT', KEYS[1], '-inf', now)
+if n == 0 then return 0 end
+if n > batch then
+  return redis.call('ZREMRANGEBYRANK', KEYS[1], 0, batch - 1)
+end
+return redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', now)
 `)
 
 // revokeScript: KEYS[1] = the revocation index, KEYS[2..] = revocation

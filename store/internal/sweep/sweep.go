@@ -1,6 +1,6 @@
-// Package sweep runs the background sweeper that store/memory, store/bolt
-// and store/postgres share: a goroutine deleting expired nonces on a
-// ticker until the store closes.
+// Package sweep runs the background sweeper that store/memory, store/bolt,
+// store/postgres and store/redis share: a goroutine deleting expired
+// nonces on a ticker until the store closes.
 package sweep
 
 import (
