@@ -317,7 +317,7 @@ func TestSweepVisitsRegisteredTenants(t *testing.T) {
 
 // openPrivatePrefix opens a store whose keys start with a fresh prefix
 // and picks a tenant; every key under the prefix is deleted at the end.
-func openPrivatePrefix(t *testing.T) (*a1redis.Store, string, string) {
+func openPrivatePrefix(t testing.TB) (*a1redis.Store, string, string) {
 	t.Helper()
 	url := redisURL(t)
 	prefix := "a1test" + storetest.RandomPrefix()
