@@ -57,6 +57,13 @@ else
   restore_storage
   echo "## shared: gateway, load generator and storage servers on all $(nproc) CPUs"
 fi
+# The machine's own stalls: a thread spinning alone on each CPU, before
+# anything else of this mode runs. Gaps it sees land in every latency
+# below, whatever the backend.
+for cpu in $(seq 0 $(($(nproc) - 1))); do
+  taskset -c "$cpu" "$tmp/loadgen" -hiccup 5s | sed "s/^/# machine hiccups, CPU $cpu alone (5 s spin): /" &
+done
+wait
 for store in ${A1_BENCH_STORES:-memory bolt redis postgres}; do
   case $store in
     redis) host=$(echo "$redis" | sed -E 's#^[a-z]+://([^@/]*@)?([^/?]+).*#\2#') ;;

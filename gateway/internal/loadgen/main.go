@@ -62,7 +62,15 @@ func main() {
 	gatewayCPUs := flag.String("gateway-cpus", "", "run the gateway under taskset -c LIST (e.g. 1; run the load generator itself under taskset on the other CPUs)")
 	var extraEnv envFlags
 	flag.Var(&extraEnv, "gateway-env", "KEY=VALUE added to the gateway's environment (repeatable), e.g. GOGC=200")
+	hiccup := flag.Duration("hiccup", 0, "instead of a benchmark, spin on one thread for this long and report the gaps longer than 1 ms it saw (the machine's own scheduling stalls; run it under taskset on each CPU)")
 	flag.Parse()
+	if *hiccup > 0 {
+		if *hiccup > maxDuration {
+			fatal("-hiccup must be at most %v", maxDuration)
+		}
+		fmt.Println(hiccups(*hiccup))
+		return
+	}
 	if *dur <= 0 || *dur > maxDuration || *conc < 1 || *conc > maxConcurrency {
 		fatal("duration must be in (0, %v] and concurrency in [1, %d]", maxDuration, maxConcurrency)
 	}
@@ -397,6 +405,34 @@ func openLoop(posters []poster, bodies [][]byte, next *atomic.Int64, rate float6
 		fmt.Fprintf(os.Stderr, "loadgen: %d requests not authorized (open loop)\n", f)
 	}
 	return lats, lag
+}
+
+// hiccups spins on a locked OS thread for d, reading the clock, and
+// describes the gaps longer than 1 ms between two readings: the time the
+// thread was not running although it never blocked (host preemption,
+// kernel work, other tasks on the CPU). With nothing else running, these
+// are the machine's own latency floor.
+func hiccups(d time.Duration) string {
+	runtime.LockOSThread()
+	start := time.Now()
+	end, last := start.Add(d), start
+	var over1, over2, over5 int
+	var worst, lost time.Duration
+	for now := start; now.Before(end); now = time.Now() {
+		if g := now.Sub(last); g > time.Millisecond {
+			over1++
+			lost += g
+			worst = max(worst, g)
+			if g > 2*time.Millisecond {
+				over2++
+			}
+			if g > 5*time.Millisecond {
+				over5++
+			}
+		}
+		last = now
+	}
+	return fmt.Sprintf("%d gaps > 1 ms (%d > 2 ms, %d > 5 ms), longest %s, %.2f%% of %v lost", over1, over2, over5, ms(worst), 100*lost.Seconds()/d.Seconds(), d)
 }
 
 func pct(l []time.Duration, p float64) time.Duration {
