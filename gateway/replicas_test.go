@@ -2,6 +2,7 @@ package gateway_test
 
 import (
 	"bytes"
+	"context"
 	"encoding/hex"
 	"encoding/json"
 	"net/http"
@@ -13,6 +14,7 @@ import (
 	"time"
 
 	"github.com/a1-go/a1"
+	"github.com/a1-go/a1/store/redis"
 )
 
 // postRaw is a goroutine-safe POST returning status and error_code.
@@ -77,6 +79,18 @@ func TestReplicasRedis(t *testing.T) {
 	env["A1_STORE"] = "redis"
 	env["A1_REDIS_URL"] = u
 	testReplicas(t, sc, startReplicas(t, 3, env))
+
+	// The replicas run the nonce sweeper (ADR 0012): it registers their
+	// tenant for every replica's sweeps within a second or so.
+	st, err := redis.Open(u, redis.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	waitFor(t, 5*time.Second, "the tenant in the sweepers' registry", func() bool {
+		ok, err := st.Client().SIsMember(context.Background(), redis.DefaultPrefix+":nztenants", env["A1_TENANT"]).Result()
+		return err == nil && ok
+	})
 }
 
 func testReplicas(t *testing.T, sc *scenario, gs []*gw) {
