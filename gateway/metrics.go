@@ -16,6 +16,7 @@ type metrics struct {
 	latency     *prometheus.HistogramVec // a1_authorization_latency_seconds{route}
 	replays     prometheus.Counter       // a1_nonce_replays_total
 	storageErrs *prometheus.CounterVec   // a1_storage_errors_total{op}
+	swept       prometheus.Counter       // a1_nonces_swept_total
 	rateLimited prometheus.Counter       // a1_rate_limited_total
 	admin       *prometheus.CounterVec   // a1_admin_actions_total{action,result}
 	revocations prometheus.Counter       // a1_revocations_total
@@ -67,8 +68,11 @@ func newMetrics(backend, gatewayID string) (*metrics, error) {
 			Name: "a1_nonce_replays_total", Help: "Authorizations denied because a nonce was already consumed.",
 		}),
 		storageErrs: prometheus.NewCounterVec(prometheus.CounterOpts{
-			Name: "a1_storage_errors_total", Help: "Storage calls that failed (the request was denied with 503).",
+			Name: "a1_storage_errors_total", Help: "Storage calls that failed, by op: a request's call was answered 503; ping (probes) and sweep (background nonce sweeps) answer no request.",
 		}, []string{"op"}),
+		swept: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "a1_nonces_swept_total", Help: "Expired nonces deleted by this gateway's background sweeps.",
+		}),
 		rateLimited: prometheus.NewCounter(prometheus.CounterOpts{
 			Name: "a1_rate_limited_total", Help: "Requests rejected with 429.",
 		}),
@@ -96,7 +100,7 @@ func newMetrics(backend, gatewayID string) (*metrics, error) {
 		Name: "a1_gateway_build_info", Help: "Build and configuration of this gateway (value 1).",
 	}, []string{"version", "a1_version", "storage_backend", "gateway_id"})
 	build.WithLabelValues(version, A1Version, backend, gatewayID).Set(1)
-	for _, c := range []prometheus.Collector{m.decisions, m.latency, m.replays, m.storageErrs, m.rateLimited,
+	for _, c := range []prometheus.Collector{m.decisions, m.latency, m.replays, m.storageErrs, m.swept, m.rateLimited,
 		m.admin, m.revocations, m.issued, m.conns, m.connLimit, build,
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
 		collectors.NewBuildInfoCollector()} {

@@ -169,7 +169,12 @@ func TestStorageDownRedis(t *testing.T) {
 	pu, _ := url.Parse(u)
 	p := newLinkProxy(t, pu.Host)
 	env := map[string]string{"A1_STORE": "redis", "A1_REDIS_URL": withHost(t, u, p.Addr())}
-	testStorageDown(t, p, env)
+	g := testStorageDown(t, p, env)
+	// The background nonce sweep (every second on Redis) failed during the
+	// outage too, and was counted.
+	if n := metricSum(t, g, "a1_storage_errors_total", map[string]string{"op": "sweep"}); n < 1 {
+		t.Errorf("a1_storage_errors_total{op=sweep} = %v after a 1.2 s outage, want >= 1", n)
+	}
 }
 
 func TestStorageDownPostgres(t *testing.T) {
@@ -180,7 +185,7 @@ func TestStorageDownPostgres(t *testing.T) {
 	testStorageDown(t, p, env)
 }
 
-func testStorageDown(t *testing.T, p *linkProxy, extra map[string]string) {
+func testStorageDown(t *testing.T, p *linkProxy, extra map[string]string) *gw {
 	sc := newScenario(t)
 	env := replicaEnv(t, sc)
 	env["A1_STORAGE_TIMEOUT"] = "300ms"
@@ -286,6 +291,34 @@ func testStorageDown(t *testing.T, p *linkProxy, extra map[string]string) {
 	t.Logf("before=%d during=%d (503=%d) after=%d", before, during, during503, after)
 	if before == 0 || during == 0 || after == 0 {
 		t.Errorf("load did not cover every phase: before=%d during=%d after=%d", before, during, after)
+	}
+	return g
+}
+
+// TestNonceSweepRedis: the gateway sweeps the nonces it consumed once they
+// expire (PoP nonces after 2 x A1_DRIFT_SECS) and counts them.
+func TestNonceSweepRedis(t *testing.T) {
+	sc := newScenario(t)
+	env := replicaEnv(t, sc)
+	env["A1_STORE"] = "redis"
+	env["A1_REDIS_URL"] = redisURL(t)
+	env["A1_DRIFT_SECS"] = "1"
+	g := startGateway(t, env)
+	chain := sc.chain(t, 0)
+	const n = 5
+	for range n {
+		if r := g.post("/v1/authorize", sc.withPoP(t, sc.authReq(chain, 0), chain, 0, "gw-shared")); r.status != 200 {
+			t.Fatalf("authorize: %d %s", r.status, r.raw)
+		}
+	}
+	if got := metricSum(t, g, "a1_nonces_swept_total", nil); got != 0 {
+		t.Fatalf("swept %v nonces before any expired", got)
+	}
+	waitFor(t, 10*time.Second, "the expired PoP nonces swept", func() bool {
+		return metricSum(t, g, "a1_nonces_swept_total", nil) >= n
+	})
+	if got := metricSum(t, g, "a1_storage_errors_total", map[string]string{"op": "sweep"}); got != 0 {
+		t.Errorf("sweep errors: %v", got)
 	}
 }
 

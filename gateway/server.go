@@ -142,8 +142,13 @@ func NewServer(ctx context.Context, cfg *Config, deps Deps) (*Server, error) {
 		s.bgWG.Add(1)
 		go func() { defer s.bgWG.Done(); s.tls.loop(bgctx) }()
 	}
-	s.bgWG.Add(2)
+	s.bgWG.Add(3)
 	go func() { defer s.bgWG.Done(); s.readinessLoop(bgctx) }()
+	go func() {
+		defer s.bgWG.Done()
+		var failing bool
+		runEvery(bgctx, sweepEvery(cfg.Store), func() { failing = s.sweep(bgctx, failing) })
+	}()
 	go func() {
 		defer s.bgWG.Done()
 		s.roots.loop(bgctx, s.st, cfg.Tenant, cfg.RootsRefresh, cfg.StorageTimeout, s.log)
@@ -337,6 +342,32 @@ func macKeyID(k [32]byte) string {
 	h.Write([]byte("a1-go::mac-key-id::v1"))
 	h.Write(k[:])
 	return hex.EncodeToString(h.Sum(nil)[:8])
+}
+
+// sweep runs one background sweep of expired nonces once the backend is
+// ready, counts what it removed and its failures, and logs only when the
+// sweeps start failing and when they recover. It returns whether this
+// sweep failed.
+func (s *Server) sweep(ctx context.Context, wasFailing bool) bool {
+	if !s.migrated.Load() {
+		return wasFailing
+	}
+	n, err := s.st.Sweep(ctx)
+	s.metrics.swept.Add(float64(n))
+	switch {
+	case err != nil && ctx.Err() != nil: // shutting down
+		return wasFailing
+	case err != nil:
+		s.metrics.storageErrs.WithLabelValues("sweep").Inc()
+		if !wasFailing {
+			s.log.Warn("expired nonces are not being swept: replay protection is unaffected, their storage is not reclaimed",
+				"backend", s.cfg.Store, "err", err)
+		}
+		return true
+	case wasFailing:
+		s.log.Info("nonce sweeps recovered", "backend", s.cfg.Store, "swept", n)
+	}
+	return false
 }
 
 // readinessLoop applies migrations (when A1_MIGRATE) and checks the schema

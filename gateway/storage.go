@@ -6,12 +6,14 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"time"
 
 	"github.com/a1-go/a1"
 	"github.com/a1-go/a1/store"
 	"github.com/a1-go/a1/store/bolt"
 	"github.com/a1-go/a1/store/memory"
 	"github.com/a1-go/a1/store/postgres"
+	"github.com/a1-go/a1/store/redis"
 )
 
 // The gateway's storage needs, declared by use. Every backend in store/
@@ -42,6 +44,13 @@ type Pinger interface {
 	Ping(ctx context.Context) error
 }
 
+// Sweeper deletes expired nonces. Expired nonces are already free: a
+// sweep only returns their space. The gateway runs it in the background
+// (sweepEvery) and counts what it removes and how often it fails.
+type Sweeper interface {
+	Sweep(ctx context.Context) (int, error)
+}
+
 // Backend is everything the gateway needs from one storage backend.
 type Backend interface {
 	a1.Consumer
@@ -49,6 +58,7 @@ type Backend interface {
 	RootStore
 	RateLimiter
 	Pinger
+	Sweeper
 	Close() error
 }
 
@@ -58,6 +68,21 @@ type readiness func(ctx context.Context) (bool, error)
 // boltFile is the embedded store's file name inside A1_DATA_DIR.
 const boltFile = "a1.db"
 
+// sweepEvery is how often the gateway sweeps expired nonces on each
+// backend: every second on Redis, whose sweeps are small batches keeping
+// the server's own expiry work away (ADR 0012), every minute elsewhere.
+func sweepEvery(backend string) time.Duration {
+	switch backend {
+	case StoreRedis:
+		return redis.DefaultSweepInterval
+	case StorePostgres:
+		return postgres.DefaultSweepInterval
+	case StoreBolt:
+		return bolt.DefaultSweepInterval
+	}
+	return memory.DefaultSweepInterval
+}
+
 // openBackend opens the configured backend. It does not wait for a server
 // to be reachable: an unreachable server surfaces as 503 and through
 // /healthz, and migrations are retried by the server.
@@ -65,19 +90,19 @@ func openBackend(ctx context.Context, c *Config) (Backend, readiness, func(conte
 	always := func(context.Context) (bool, error) { return true, nil }
 	switch c.Store {
 	case StoreMemory:
-		return memory.New(memory.Options{}), always, nil, nil
+		return memory.New(memory.Options{SweepInterval: -1}), always, nil, nil // swept by the gateway
 	case StoreBolt:
 		if err := os.MkdirAll(c.DataDir, 0o700); err != nil {
 			return nil, nil, nil, cfgErr("A1_DATA_DIR", fmt.Sprintf("cannot create %s: %v", c.DataDir, errors.Unwrap(err)), "point A1_DATA_DIR at a writable directory")
 		}
-		st, err := bolt.Open(filepath.Join(c.DataDir, boltFile), bolt.Options{})
+		st, err := bolt.Open(filepath.Join(c.DataDir, boltFile), bolt.Options{SweepInterval: -1}) // swept by the gateway
 		if err != nil {
 			return nil, nil, nil, cfgErr("A1_DATA_DIR", fmt.Sprintf("cannot open the embedded store: %v", err),
 				"make sure no other gateway process uses this directory (bbolt is single-process)")
 		}
 		return st, always, nil, nil
 	case StorePostgres:
-		st, err := postgres.Open(ctx, postgres.Config{URL: c.PGURL, Timeout: c.StorageTimeout, SweepInterval: postgres.DefaultSweepInterval})
+		st, err := postgres.Open(ctx, postgres.Config{URL: c.PGURL, Timeout: c.StorageTimeout})
 		if err != nil {
 			if errors.Is(err, store.ErrUnavailable) {
 				return nil, nil, nil, err

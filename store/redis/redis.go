@@ -352,7 +352,7 @@ func (s *Store) Sweep(ctx context.Context) (int, error) {
 // reports whether its index still exists.
 func (s *Store) sweepTenant(ctx context.Context, tenant string) (removed int, exists bool, err error) {
 	key := s.tenantKey(tenant, "nz", nil)
-	for !s.stopped() {
+	for !s.stopped() && ctx.Err() == nil {
 		c, cancel := s.op(ctx)
 		n, err := sweepScript.Run(c, s.c, []string{key}, sweepBatch).Int()
 		cancel()
