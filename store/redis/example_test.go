@@ -2,6 +2,7 @@ package redis_test
 
 import (
 	"context"
+	"fmt"
 	"log"
 
 	a1redis "github.com/a1-go/a1/store/redis"
@@ -19,4 +20,11 @@ func Example() {
 	if err == nil && !d.Allowed {
 		log.Printf("429, retry after %v", d.RetryAfter)
 	}
+}
+
+// The least-privilege ACL rule for a gateway whose keys start with
+// "a1prod" (A1 deployments sharing one Redis use distinct prefixes).
+func ExampleACLRule() {
+	fmt.Println("ACL SETUSER a1-gateway on >PASSWORD " + a1redis.ACLRule("a1prod"))
+	// Output: ACL SETUSER a1-gateway on >PASSWORD resetkeys ~a1prod:* resetchannels -@all +hello +ping +evalsha +eval +time +exists +get +set +hset +hexists +hlen +zadd +zscore +zcount +zremrangebyrank +zremrangebyscore +pttl +pexpireat +hmget +hdel +hgetall +zrange +sadd +srandmember +srem +cluster|slots
 }

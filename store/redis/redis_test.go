@@ -4,7 +4,9 @@ import (
 	"context"
 	"encoding/hex"
 	"errors"
+	"fmt"
 	"os"
+	"strings"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -93,6 +95,78 @@ func contractConfig(url string) storetest.Config {
 			return open(t, url, a1redis.Options{})
 		},
 	}
+}
+
+// TestLeastPrivilegeACL runs the contract suite, a sweep and a rate limit
+// as a Redis user holding only ACLRule's permissions: the rule the docs
+// give is enough, and no command outside it is needed.
+func TestLeastPrivilegeACL(t *testing.T) {
+	url := redisURL(t)
+	admin := open(t, url, a1redis.Options{})
+	defer admin.Close()
+	ctx := context.Background()
+	user, pass := aclUser(t, admin.Client())
+	opt, err := goredis.ParseURL(url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	limited := fmt.Sprintf("redis://%s:%s@%s/%d", user, pass, opt.Addr, opt.DB)
+	// Scripts then reach the server through EVAL, after NOSCRIPT, too.
+	if err := admin.Client().ScriptFlush(ctx).Err(); err != nil {
+		t.Fatal(err)
+	}
+	cfg := contractConfig(limited)
+	cfg.Cleanup = cleanup(url)
+	storetest.Run(t, cfg)
+
+	s := open(t, limited, a1redis.Options{})
+	defer s.Close()
+	tenant := storetest.RandomPrefix()
+	t.Cleanup(func() { cleanup(url)(tenant) })
+	if err := s.Authorize(ctx, store.AuthorizeRequest{Tenant: tenant, Nonces: []store.Nonce{{Key: storetest.Rand32(), ExpiresAt: time.Now().Add(time.Minute)}}}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.Sweep(ctx); err != nil {
+		t.Fatalf("Sweep as the limited user: %v", err)
+	}
+	if _, err := s.AllowRate(ctx, tenant+"ip", 10, 10); err != nil {
+		t.Fatalf("AllowRate as the limited user: %v", err)
+	}
+	// And the rule does deny: keys outside the prefix, commands it lacks.
+	if err := s.Client().Set(ctx, "other:"+tenant, "x", time.Second).Err(); err == nil || !strings.Contains(err.Error(), "NOPERM") {
+		t.Errorf("write outside the prefix: %v, want NOPERM", err)
+	}
+	if err := s.Client().FlushDB(ctx).Err(); err == nil || !strings.Contains(err.Error(), "NOPERM") {
+		t.Errorf("FLUSHDB: %v, want NOPERM", err)
+	}
+}
+
+// TestACLRuleDocumented: docs/storage.md prints ACLRule("") verbatim.
+func TestACLRuleDocumented(t *testing.T) {
+	doc, err := os.ReadFile("../../docs/storage.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(string(doc), "ACL SETUSER a1-gateway on >PASSWORD "+a1redis.ACLRule("")+"\n") {
+		t.Fatalf("docs/storage.md does not give the current rule:\n%s", a1redis.ACLRule(""))
+	}
+}
+
+// aclUser creates a user holding exactly a1redis.ACLRule("") on the
+// server c talks to, deleted when the test ends.
+func aclUser(t *testing.T, c goredis.UniversalClient) (user, pass string) {
+	t.Helper()
+	secret := storetest.Rand32()
+	user, pass = "a1test-"+storetest.RandomPrefix(), hex.EncodeToString(secret[:])
+	args := []any{"ACL", "SETUSER", user, "reset", "on", ">" + pass}
+	for _, f := range strings.Fields(a1redis.ACLRule("")) {
+		args = append(args, f)
+	}
+	if err := c.Do(context.Background(), args...).Err(); err != nil {
+		t.Fatalf("ACL SETUSER: %v", err)
+	}
+	t.Cleanup(func() { c.Do(context.Background(), "ACL", "DELUSER", user) })
+	return user, pass
 }
 
 func TestContract(t *testing.T) {

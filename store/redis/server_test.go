@@ -74,7 +74,7 @@ func privateRedisOnPort(t *testing.T, dir string, port int, args ...string) (add
 }
 
 // TestContractCluster runs the whole suite against a one-node Redis
-// Cluster through a ClusterClient. A cluster node refuses any multi-key
+// Cluster through a ClusterClient, as a least-privilege ACL user. A cluster node refuses any multi-key
 // command or script whose keys span slots (CROSSSLOT) even when it owns
 // every slot, so this proves the {t:<tenant>} hash tags keep each
 // Authorize, Revoke and listing within one slot.
@@ -106,7 +106,10 @@ func TestContractCluster(t *testing.T) {
 	if err == nil || !strings.Contains(err.Error(), "CROSSSLOT") {
 		t.Fatalf("cross-slot script: %v, want CROSSSLOT", err)
 	}
-	url := "redis://" + addr + "?cluster=true"
+	// As a user holding only ACLRule's permissions: the cluster client's
+	// topology commands are in the rule too.
+	user, pass := aclUser(t, c)
+	url := "redis://" + user + ":" + pass + "@" + addr + "?cluster=true"
 	storetest.Run(t, contractConfig(url))
 }
 
