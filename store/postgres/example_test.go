@@ -3,6 +3,7 @@ package postgres_test
 import (
 	"context"
 	"errors"
+	"fmt"
 	"log"
 	"time"
 
@@ -34,4 +35,15 @@ func Example() {
 	case errors.Is(err, store.ErrRevoked), errors.Is(err, store.ErrReplay):
 		// a decision: HTTP 403
 	}
+}
+
+// The owner migrates; the gateway connects as a role of its own that
+// holds only these privileges.
+func ExampleGrants() {
+	for _, q := range postgres.Grants("a1_gateway")[:2] {
+		fmt.Println(q + ";")
+	}
+	// Output:
+	// GRANT SELECT ON a1_schema_migrations TO "a1_gateway";
+	// GRANT SELECT, INSERT ON a1_revocation TO "a1_gateway";
 }
