@@ -12,6 +12,7 @@ import (
 	"github.com/a1-go/a1"
 	"github.com/a1-go/a1/api"
 	"github.com/a1-go/a1/client"
+	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/a1-go/a1/store/postgres"
@@ -68,16 +69,20 @@ principal or of a delegator of certs 0..I (DESIGN.md §3a).
 Example:
   a1 revoke --chain chain.json --index 1 --key human.key --reason "agent decommissioned"
 `})
-	register(&command{name: "migrate", run: cmdMigrate, usage: `Usage: a1 migrate [--pg-url URL]
+	register(&command{name: "migrate", run: cmdMigrate, usage: `Usage: a1 migrate [--pg-url URL] [--grant ROLE]
 
 Applies the embedded PostgreSQL migrations (idempotent; safe to run from
-several replicas at once).
+several replicas at once). Run it as the schema's owner.
 
   --pg-url URL   the database (default $A1_PG_URL, else $DATABASE_URL)
+  --grant ROLE   then give the existing role ROLE exactly what a gateway
+                 needs (no DDL; revocations and audit rows append-only),
+                 in one transaction; the gateway then connects as ROLE
+                 (docs/storage.md, "Least-privilege role")
   --timeout DUR  overall timeout (default 10s)
 
 Example:
-  a1 migrate --pg-url postgres://a1@db:5432/a1?sslmode=verify-full
+  a1 migrate --pg-url postgres://owner@db:5432/a1?sslmode=verify-full --grant a1_gateway
 `})
 }
 
@@ -299,10 +304,17 @@ func cmdMigrate(e *env, args []string) error {
 	fs := flagSet("migrate")
 	var url string
 	var timeout time.Duration
+	var role string
 	fs.StringVar(&url, "pg-url", "", "")
+	fs.StringVar(&role, "grant", "", "")
 	fs.DurationVar(&timeout, "timeout", defaultRemoteTimeout, "")
 	if err := parseNoArgs(fs, args); err != nil {
 		return err
+	}
+	granting := false
+	fs.Visit(func(f *flag.Flag) { granting = granting || f.Name == "grant" })
+	if granting && (role == "" || len(role) > maxRoleLen) {
+		return usagef(fmt.Sprintf("name an existing role of at most %d bytes", maxRoleLen), "migrate: invalid --grant")
 	}
 	for _, v := range []string{"A1_PG_URL", "DATABASE_URL"} {
 		if url == "" {
@@ -332,5 +344,23 @@ func cmdMigrate(e *env, args []string) error {
 		return failErr(err)
 	}
 	fmt.Fprintf(e.stdout, "migrations applied: schema at version %d\n", ms[len(ms)-1].Version)
+	if role == "" {
+		return nil
+	}
+	err = pgx.BeginFunc(ctx, pool, func(tx pgx.Tx) error {
+		for _, q := range postgres.Grants(role) {
+			if _, err := tx.Exec(ctx, q); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		return failErr(fmt.Errorf("migrate: grant: %w", err), "create the role first (CREATE ROLE "+role+" LOGIN ...) and run this as the schema's owner")
+	}
+	fmt.Fprintf(e.stdout, "granted %s what a gateway needs\n", role)
 	return nil
 }
+
+// maxRoleLen is PostgreSQL's identifier limit (NAMEDATALEN - 1).
+const maxRoleLen = 63

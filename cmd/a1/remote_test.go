@@ -5,8 +5,10 @@ import (
 	"context"
 	"encoding/hex"
 	"encoding/json"
+	"fmt"
 	"net/http"
 	"net/http/httptest"
+	neturl "net/url"
 	"os"
 	"strings"
 	"testing"
@@ -144,8 +146,48 @@ func TestMigrate(t *testing.T) {
 	if err := pool.QueryRow(ctx, "SELECT count(*) FROM a1_schema_migrations").Scan(&n); err != nil || n == 0 {
 		t.Fatalf("a1_schema_migrations: %d rows, %v", n, err)
 	}
+	// --grant gives an existing role the gateway's privileges, no more.
+	role := fmt.Sprintf("a1cli_%d", time.Now().UnixNano())
+	if _, err := pool.Exec(ctx, "CREATE ROLE "+role+" LOGIN"); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		pool.Exec(context.Background(), "DROP OWNED BY "+role)
+		pool.Exec(context.Background(), "DROP ROLE "+role)
+	})
+	out, errOut, code := runCLI(t, func(string) string { return "" }, "migrate", "--pg-url", url, "--grant", role)
+	if code != 0 || !strings.Contains(out, "granted "+role) {
+		t.Fatalf("--grant: code %d, stdout %q, stderr %q", code, out, errOut)
+	}
+	u, err := neturl.Parse(url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	u.User = neturl.User(role)
+	as, err := pgxpool.New(ctx, u.String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer as.Close()
+	if err := as.QueryRow(ctx, "SELECT count(*) FROM a1_schema_migrations").Scan(&n); err != nil {
+		t.Fatalf("the granted role cannot read the migrations: %v", err)
+	}
+	if _, err := as.Exec(ctx, "DELETE FROM a1_revocation"); err == nil || !strings.Contains(err.Error(), "42501") {
+		t.Fatalf("the granted role may delete revocations: %v", err)
+	}
+	for _, tc := range []struct{ role, want string }{
+		{"", "invalid --grant"},
+		{strings.Repeat("r", 64), "invalid --grant"},
+		{"no_such_role_" + role, "create the role first"},
+	} {
+		_, errOut, code := runCLI(t, func(string) string { return "" }, "migrate", "--pg-url", url, "--grant", tc.role)
+		if code == 0 || !strings.Contains(errOut, tc.want) {
+			t.Errorf("--grant %q: code %d, stderr %q, want %q", tc.role, code, errOut, tc.want)
+		}
+	}
+
 	// The URL comes from the environment too; a bad one never echoes its password.
-	_, errOut, code := runCLI(t, func(k string) string {
+	_, errOut, code = runCLI(t, func(k string) string {
 		if k == "A1_PG_URL" {
 			return "postgres://u:hunter2@[::1"
 		}
