@@ -370,6 +370,37 @@ func (s *Server) sweep(ctx context.Context, wasFailing bool) bool {
 	return false
 }
 
+// privilegeReporter is implemented by backends that can tell when their
+// own credentials exceed what the gateway needs (store/postgres,
+// store/redis).
+type privilegeReporter interface {
+	ExcessPrivileges(ctx context.Context) ([]string, error)
+}
+
+// leastPrivilegeHint says how to narrow each backend's credentials.
+var leastPrivilegeHint = map[string]string{
+	StorePostgres: "migrate as the owner with `a1 migrate --grant ROLE` and run the gateway as ROLE without A1_MIGRATE (docs/storage.md, Least-privilege role)",
+	StoreRedis:    "run the gateway as an ACL user with the rule redis.ACLRule prints (docs/storage.md, Least-privilege user)",
+}
+
+// warnExcessPrivileges logs, once, what the storage credentials may do
+// beyond the gateway's needs: each is something a compromised gateway
+// could then undo (revocations, audit rows, the schema).
+func (s *Server) warnExcessPrivileges(ctx context.Context) {
+	pr, ok := s.st.(privilegeReporter)
+	if !ok {
+		return
+	}
+	c, cancel := context.WithTimeout(ctx, s.cfg.StorageTimeout)
+	defer cancel()
+	excess, err := pr.ExcessPrivileges(c)
+	if err != nil || len(excess) == 0 {
+		return
+	}
+	s.log.Warn("the storage credentials allow more than the gateway needs", "backend", s.cfg.Store,
+		"excess", strings.Join(excess, "; "), "hint", leastPrivilegeHint[s.cfg.Store])
+}
+
 // readinessLoop applies migrations (when A1_MIGRATE) and checks the schema
 // until the backend is ready, retrying while the server is unreachable.
 func (s *Server) readinessLoop(ctx context.Context) {
@@ -390,6 +421,7 @@ func (s *Server) readinessLoop(ctx context.Context) {
 			if rerr := s.roots.refresh(ctx, s.st, s.cfg.Tenant); rerr != nil {
 				s.log.Warn("trusted roots not loaded yet", "err", rerr)
 			}
+			s.warnExcessPrivileges(ctx)
 			s.log.Info("storage ready", "backend", s.cfg.Store)
 			return
 		}

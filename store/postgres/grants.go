@@ -1,6 +1,12 @@
 package postgres
 
-import "github.com/jackc/pgx/v5"
+import (
+	"context"
+
+	"github.com/jackc/pgx/v5"
+
+	"github.com/a1-go/a1/store"
+)
 
 // Grants returns the statements giving role what a gateway needs on a
 // migrated schema, and nothing more: no DDL (migrations run as the
@@ -21,4 +27,45 @@ func Grants(role string) []string {
 		"GRANT INSERT, SELECT (stream_id, seq) ON a1_audit TO " + r, // ON CONFLICT (stream_id, seq) reads the key
 		"GRANT EXECUTE ON FUNCTION a1_authorize(text, bytea[], bytea[], timestamptz[]) TO " + r,
 	}
+}
+
+// excessSQL reads the privileges beyond Grants that matter most: each
+// lets a compromised gateway undo what an auditor relies on.
+const excessSQL = `SELECT
+  coalesce((SELECT rolsuper FROM pg_roles WHERE rolname = current_user), false),
+  has_schema_privilege(current_schema(), 'CREATE'),
+  has_table_privilege('a1_revocation', 'UPDATE') OR has_table_privilege('a1_revocation', 'DELETE'),
+  has_table_privilege('a1_audit', 'UPDATE') OR has_table_privilege('a1_audit', 'DELETE')
+    OR has_column_privilege('a1_audit', 'event', 'SELECT')`
+
+// ExcessPrivileges lists what the store's own credentials may do beyond
+// Grants on a migrated schema: superuser, creating objects (DDL),
+// rewriting or deleting revocations, rewriting, deleting or reading audit
+// rows. The gateway logs them once at start; a role set up with Grants
+// has none.
+func (s *Store) ExcessPrivileges(ctx context.Context) ([]string, error) {
+	c, cancel, err := s.op(ctx)
+	if err != nil {
+		return nil, err
+	}
+	defer cancel()
+	var super, ddl, revs, audit bool
+	if err := s.pool.QueryRow(c, excessSQL).Scan(&super, &ddl, &revs, &audit); err != nil {
+		return nil, store.Unavailable("privileges", err)
+	}
+	var out []string
+	for _, x := range []struct {
+		has  bool
+		what string
+	}{
+		{super, "superuser"},
+		{ddl, "may create objects in the schema (DDL)"},
+		{revs, "may update or delete revocations"},
+		{audit, "may update, delete or read audit rows"},
+	} {
+		if x.has {
+			out = append(out, x.what)
+		}
+	}
+	return out, nil
 }

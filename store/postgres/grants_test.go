@@ -91,6 +91,18 @@ func TestLeastPrivilegeRole(t *testing.T) {
 		t.Fatalf("Sweep as the role: %v", err)
 	}
 
+	// The role has nothing beyond the grants; the owner (the test's
+	// superuser) has.
+	if ex, err := s.ExcessPrivileges(ctx); err != nil || len(ex) != 0 {
+		t.Errorf("ExcessPrivileges as the role: %v, %v; want none", ex, err)
+	}
+	own := open(t, postgres.Config{URL: owner})
+	defer own.Close()
+	ex, err := own.ExcessPrivileges(ctx)
+	if err != nil || !strings.Contains(strings.Join(ex, "|"), "superuser") || !strings.Contains(strings.Join(ex, "|"), "revocations") {
+		t.Errorf("ExcessPrivileges as the owner: %v, %v", ex, err)
+	}
+
 	// The audit sink appends as the role.
 	m, _ := audit.NewMetrics(prometheus.NewRegistry())
 	sink, err := pgsink.New(s.Pool(), audit.AsyncOptions{Metrics: m})

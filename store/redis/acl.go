@@ -1,6 +1,11 @@
 package redis
 
-import "strings"
+import (
+	"context"
+	"strings"
+
+	"github.com/a1-go/a1/store"
+)
 
 // aclCommands are the commands a Store sends, directly or from its
 // scripts (Redis checks both against the user's ACL), and those go-redis
@@ -41,4 +46,24 @@ func ACLRule(prefix string) string {
 		b.WriteString(" +" + c)
 	}
 	return b.String()
+}
+
+// ExcessPrivileges reports when the store connects as Redis's default
+// user, which (unless an operator narrowed it) may run every command on
+// every key: FLUSHALL, CONFIG, deleting revocations. A user limited by
+// ACLRule is refused ACL WHOAMI, which is itself the sign of a narrowed
+// user, and gets none. The gateway logs the result once at start.
+func (s *Store) ExcessPrivileges(ctx context.Context) ([]string, error) {
+	c, cancel := s.op(ctx)
+	defer cancel()
+	who, err := s.c.Do(c, "ACL", "WHOAMI").Text()
+	switch {
+	case err != nil && strings.HasPrefix(err.Error(), "NOPERM"):
+		return nil, nil
+	case err != nil:
+		return nil, store.Unavailable("privileges", err)
+	case who == "default":
+		return []string{"connects as the default user (every command on every key unless narrowed)"}, nil
+	}
+	return nil, nil
 }

@@ -132,6 +132,13 @@ func TestLeastPrivilegeACL(t *testing.T) {
 	if _, err := s.AllowRate(ctx, tenant+"ip", 10, 10); err != nil {
 		t.Fatalf("AllowRate as the limited user: %v", err)
 	}
+	// The limited user reports nothing excessive; the default user does.
+	if ex, err := s.ExcessPrivileges(ctx); err != nil || len(ex) != 0 {
+		t.Errorf("ExcessPrivileges as the limited user: %v, %v", ex, err)
+	}
+	if ex, err := admin.ExcessPrivileges(ctx); err != nil || len(ex) != 1 {
+		t.Errorf("ExcessPrivileges as the default user: %v, %v", ex, err)
+	}
 	// And the rule does deny: keys outside the prefix, commands it lacks.
 	if err := s.Client().Set(ctx, "other:"+tenant, "x", time.Second).Err(); err == nil || !strings.Contains(err.Error(), "NOPERM") {
 		t.Errorf("write outside the prefix: %v, want NOPERM", err)
