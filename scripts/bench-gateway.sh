@@ -74,8 +74,12 @@ for store in ${A1_BENCH_STORES:-memory bolt redis postgres}; do
     echo "| $store | skipped: $host unreachable | | | | | | | | | |"
     continue
   fi
+  # On a local Redis, also print the server's own time per authorize
+  # script in the half-rate phase (this resets that server's statistics).
+  extra=
+  case "$store:$host" in redis:127.0.0.1:*|redis:localhost:*|redis:\[::1\]:*) extra=-redis-server-stats ;; esac
   timeout 120 ${pin[@]+"${pin[@]}"} "$tmp/loadgen" ${gwcpus[@]+"${gwcpus[@]}"} -a1 "$tmp/a1" -store "$store" -pg-url "$pg" -redis-url "$redis" \
-    -duration "$dur" -concurrency "$conc" $header ${A1_LOADGEN_FLAGS:-} 2>"$tmp/$store.err" || { echo "| $store | failed: $(tail -1 "$tmp/$store.err") | | | | | | | | | |"; }
+    -duration "$dur" -concurrency "$conc" $header $extra ${A1_LOADGEN_FLAGS:-} 2>"$tmp/$store.err" || { echo "| $store | failed: $(tail -1 "$tmp/$store.err") | | | | | | | | | |"; }
   header=
 done
 done

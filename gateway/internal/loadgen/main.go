@@ -36,6 +36,8 @@ import (
 	"syscall"
 	"time"
 
+	goredis "github.com/redis/go-redis/v9"
+
 	"github.com/a1-go/a1"
 	"github.com/a1-go/a1/internal/cputime"
 )
@@ -62,6 +64,7 @@ func main() {
 	gatewayCPUs := flag.String("gateway-cpus", "", "run the gateway under taskset -c LIST (e.g. 1; run the load generator itself under taskset on the other CPUs)")
 	var extraEnv envFlags
 	flag.Var(&extraEnv, "gateway-env", "KEY=VALUE added to the gateway's environment (repeatable), e.g. GOGC=200")
+	redisStats := flag.Bool("redis-server-stats", false, "with -store redis: CONFIG RESETSTAT before the half-rate phase, then print the server's own EVALSHA latency percentiles for it (resets the server's statistics: use on a benchmark server)")
 	hiccup := flag.Duration("hiccup", 0, "instead of a benchmark, spin on one thread for this long and report the gaps longer than 1 ms it saw (the machine's own scheduling stalls; run it under taskset on each CPU)")
 	flag.Parse()
 	if *hiccup > 0 {
@@ -134,6 +137,10 @@ func main() {
 	gw0, lg0 := processCPU(pid), cputime.Process()
 	satRate, satLat := closedLoop(sat, bodies, &next, *dur)
 	gw1, lg1 := processCPU(pid), cputime.Process()
+	var rstats *redisServerStats
+	if *redisStats && *storeName == "redis" {
+		rstats = startRedisServerStats(*redisURL)
+	}
 	halfLat, lag := openLoop(posters(maxConcurrency/2), bodies, &next, satRate/2, *dur)
 	n := float64(len(satLat))
 	perReq := func(d0, d1 time.Duration) string {
@@ -145,6 +152,36 @@ func main() {
 	fmt.Printf("| %s | %.0f | %.0f | %.0f | %s / %s | %s / %s | %.0f%% | %.0f%% | %s | %s | %s |\n", *storeName, chainRate, verifyRate, satRate,
 		ms(pct(satLat, 50)), ms(pct(satLat, 99)), ms(pct(halfLat, 50)), ms(pct(halfLat, 99)), 100*satRate/chainRate, 100*satRate/verifyRate,
 		perReq(gw0, gw1), perReq(lg0, lg1), ms(pct(lag, 99)))
+	if rstats != nil {
+		fmt.Println(rstats.report())
+	}
+}
+
+// redisServerStats reads Redis's own per-command latency percentiles
+// (INFO latencystats, Redis 7) for one phase: the time the server spent
+// executing each authorize script, without the network or the gateway.
+type redisServerStats struct{ c *goredis.Client }
+
+func startRedisServerStats(url string) *redisServerStats {
+	opt, err := goredis.ParseURL(url)
+	must(err)
+	c := goredis.NewClient(opt)
+	must(c.ConfigResetStat(context.Background()).Err())
+	return &redisServerStats{c: c}
+}
+
+func (r *redisServerStats) report() string {
+	defer r.c.Close()
+	info, err := r.c.Info(context.Background(), "latencystats").Result()
+	if err != nil {
+		return "# redis server time per EVALSHA (half-rate phase): " + err.Error()
+	}
+	for _, line := range strings.Split(info, "\n") {
+		if v, ok := strings.CutPrefix(strings.TrimSpace(line), "latency_percentiles_usec_evalsha:"); ok {
+			return "# redis server time per EVALSHA (half-rate phase), µs: " + strings.ReplaceAll(v, ",", " ")
+		}
+	}
+	return "# redis server time per EVALSHA (half-rate phase): not reported (Redis 7 with latency-tracking yes is needed)"
 }
 
 // envFlags collects repeated -gateway-env flags.
