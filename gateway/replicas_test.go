@@ -175,6 +175,15 @@ func TestStorageDownRedis(t *testing.T) {
 	if n := metricSum(t, g, "a1_storage_errors_total", map[string]string{"op": "sweep"}); n < 1 {
 		t.Errorf("a1_storage_errors_total{op=sweep} = %v after a 1.2 s outage, want >= 1", n)
 	}
+	// Logged when the sweeps start failing and when they recover: every
+	// failure line is closed by a recovery line.
+	waitFor(t, 5*time.Second, "the sweep recovery logged", func() bool {
+		return strings.Contains(g.stderr.String(), "nonce sweeps recovered")
+	})
+	log := g.stderr.String()
+	if fails, recs := strings.Count(log, "expired nonces are not being swept"), strings.Count(log, "nonce sweeps recovered"); fails < 1 || fails != recs {
+		t.Errorf("sweep failures logged %d times, recoveries %d; want each failure period logged once:\n%s", fails, recs, log)
+	}
 }
 
 func TestStorageDownPostgres(t *testing.T) {
