@@ -10,4 +10,7 @@
 // Schema changes are numbered SQL files in migrations/, applied by Migrate
 // (the CLI's `a1 migrate`, or Config.Migrate at start) under a
 // transaction-scoped advisory lock, so concurrent replicas never race.
+// Migrations need the schema's owner; the gateway should run as a role
+// holding only Grants (no DDL, revocations and audit rows append-only),
+// and ExcessPrivileges tells when its credentials allow more (ADR 0013).
 package postgres

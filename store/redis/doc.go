@@ -35,4 +35,10 @@
 // nonces can be replayed until they expire. Run with appendonly yes and
 // appendfsync everysec (at most ~1 s of writes lost) or always, plus
 // replicas; see docs/storage.md.
+//
+// # Credentials
+//
+// ACLRule is the least-privilege ACL rule for a Store (its key prefix, no
+// channels, exactly the commands it sends); ExcessPrivileges reports a
+// Store connected as the default user instead (ADR 0013).
 package redis
