@@ -2,7 +2,11 @@ package gateway_test
 
 import (
 	"context"
+	"net"
 	"net/url"
+	"os"
+	"os/exec"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -106,7 +110,40 @@ func quietAfterReady(t *testing.T, g *gw) {
 		return strings.Contains(g.stderr.String(), "storage ready")
 	})
 	time.Sleep(300 * time.Millisecond)
-	if log := g.stderr.String(); strings.Contains(log, excessWarning) {
-		t.Errorf("least-privilege credentials reported as excessive:\n%s", log)
+	if log := g.stderr.String(); strings.Contains(log, excessWarning) || strings.Contains(log, "may lose revocations") {
+		t.Errorf("least-privilege credentials on a safe server reported:\n%s", log)
 	}
+}
+
+// TestEvictingRedisReported: a gateway on a Redis whose maxmemory-policy
+// may evict keys logs an error at start; the shared test server
+// (noeviction) gives none (TestExcessPrivilegesWarning's quiet gateway).
+func TestEvictingRedisReported(t *testing.T) {
+	redisURL(t) // skip or fail like every Redis test when there is none
+	bin, err := exec.LookPath("redis-server")
+	if err != nil {
+		if os.Getenv("A1_REQUIRE_SERVICES") == "1" {
+			t.Fatalf("redis-server: %v", err)
+		}
+		t.Skipf("redis-server not installed: %v", err)
+	}
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	port := strconv.Itoa(ln.Addr().(*net.TCPAddr).Port)
+	ln.Close()
+	srv := exec.Command(bin, "--bind", "127.0.0.1", "--port", port, "--save", "", "--appendonly", "no",
+		"--dir", t.TempDir(), "--maxmemory", "64mb", "--maxmemory-policy", "allkeys-lru")
+	if err := srv.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { srv.Process.Kill(); srv.Wait() })
+	env := baseEnv(t)
+	env["A1_STORE"], env["A1_REDIS_URL"] = "redis", "redis://127.0.0.1:"+port+"/0"
+	g := startGateway(t, env)
+	waitFor(t, 5*time.Second, "the eviction-policy error", func() bool {
+		log := g.stderr.String()
+		return strings.Contains(log, "may lose revocations or consumed nonces") && strings.Contains(log, "allkeys-lru")
+	})
 }

@@ -401,6 +401,30 @@ func (s *Server) warnExcessPrivileges(ctx context.Context) {
 		"excess", strings.Join(excess, "; "), "hint", leastPrivilegeHint[s.cfg.Store])
 }
 
+// serverChecker is implemented by backends that can tell when the
+// server itself may lose state on its own (store/redis: an evicting
+// maxmemory-policy).
+type serverChecker interface {
+	CheckServer(ctx context.Context) ([]string, error)
+}
+
+// checkServer logs, once at start and at error level, server settings
+// under which revocations or consumed nonces can vanish.
+func (s *Server) checkServer(ctx context.Context) {
+	sc, ok := s.st.(serverChecker)
+	if !ok {
+		return
+	}
+	c, cancel := context.WithTimeout(ctx, s.cfg.StorageTimeout)
+	defer cancel()
+	problems, err := sc.CheckServer(c)
+	if err != nil || len(problems) == 0 {
+		return
+	}
+	s.log.Error("the storage server may lose revocations or consumed nonces", "backend", s.cfg.Store,
+		"problem", strings.Join(problems, "; "), "hint", "CONFIG SET maxmemory-policy noeviction (and in redis.conf): a full Redis then refuses writes and the gateway fails closed (docs/storage.md)")
+}
+
 // readinessLoop applies migrations (when A1_MIGRATE) and checks the schema
 // until the backend is ready, retrying while the server is unreachable.
 func (s *Server) readinessLoop(ctx context.Context) {
@@ -422,6 +446,7 @@ func (s *Server) readinessLoop(ctx context.Context) {
 				s.log.Warn("trusted roots not loaded yet", "err", rerr)
 			}
 			s.warnExcessPrivileges(ctx)
+			s.checkServer(ctx)
 			s.log.Info("storage ready", "backend", s.cfg.Store)
 			return
 		}

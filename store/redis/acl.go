@@ -21,6 +21,8 @@ var aclCommands = []string{
 	"zadd", "zscore", "zcount", "zremrangebyrank", "zremrangebyscore", "pttl", "pexpireat",
 	// sent directly
 	"hmget", "hdel", "hgetall", "zrange", "sadd", "srandmember", "srem",
+	// the start-up check of the eviction policy (CheckServer)
+	"info",
 	// Redis Cluster topology (cluster clients only; go-redis reads it with
 	// CLUSTER SLOTS)
 	"cluster|slots",
@@ -66,4 +68,35 @@ func (s *Store) ExcessPrivileges(ctx context.Context) ([]string, error) {
 		return []string{"connects as the default user (every command on every key unless narrowed)"}, nil
 	}
 	return nil, nil
+}
+
+// CheckServer reports server settings under which Redis may lose the
+// store's state on its own. Today: a maxmemory-policy other than
+// noeviction, under which Redis deletes keys when memory runs short:
+// allkeys-* policies can evict revocations (un-revoking certificates),
+// and volatile-* ones the nonce indexes, which carry a TTL (reopening
+// replays). With noeviction a full Redis refuses writes instead, and the
+// gateway fails closed (503). The gateway logs the result once at start.
+func (s *Store) CheckServer(ctx context.Context) ([]string, error) {
+	c, cancel := s.op(ctx)
+	defer cancel()
+	info, err := s.c.Info(c, "memory").Result()
+	if err != nil {
+		return nil, store.Unavailable("check server", err)
+	}
+	policy, maxmem := infoField(info, "maxmemory_policy"), infoField(info, "maxmemory")
+	if policy == "" || policy == "noeviction" {
+		return nil, nil
+	}
+	return []string{"maxmemory-policy is " + policy + " (maxmemory " + maxmem + " bytes): when memory runs short Redis deletes keys, which can un-revoke certificates or reopen replays"}, nil
+}
+
+// infoField returns the value of one "name:value" line of an INFO reply.
+func infoField(info, name string) string {
+	for _, line := range strings.Split(info, "\n") {
+		if v, ok := strings.CutPrefix(strings.TrimSpace(line), name+":"); ok {
+			return v
+		}
+	}
+	return ""
 }

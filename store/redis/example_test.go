@@ -26,5 +26,5 @@ func Example() {
 // "a1prod" (A1 deployments sharing one Redis use distinct prefixes).
 func ExampleACLRule() {
 	fmt.Println("ACL SETUSER a1-gateway on >PASSWORD " + a1redis.ACLRule("a1prod"))
-	// Output: ACL SETUSER a1-gateway on >PASSWORD resetkeys ~a1prod:* resetchannels -@all +hello +ping +evalsha +eval +time +exists +get +set +hset +hexists +hlen +zadd +zscore +zcount +zremrangebyrank +zremrangebyscore +pttl +pexpireat +hmget +hdel +hgetall +zrange +sadd +srandmember +srem +cluster|slots
+	// Output: ACL SETUSER a1-gateway on >PASSWORD resetkeys ~a1prod:* resetchannels -@all +hello +ping +evalsha +eval +time +exists +get +set +hset +hexists +hlen +zadd +zscore +zcount +zremrangebyrank +zremrangebyscore +pttl +pexpireat +hmget +hdel +hgetall +zrange +sadd +srandmember +srem +info +cluster|slots
 }

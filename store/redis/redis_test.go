@@ -132,6 +132,10 @@ func TestLeastPrivilegeACL(t *testing.T) {
 	if _, err := s.AllowRate(ctx, tenant+"ip", 10, 10); err != nil {
 		t.Fatalf("AllowRate as the limited user: %v", err)
 	}
+	// The start-up check works as the limited user.
+	if w, err := s.CheckServer(ctx); err != nil || len(w) != 0 {
+		t.Errorf("CheckServer as the limited user: %v, %v", w, err)
+	}
 	// The limited user reports nothing excessive; the default user does.
 	if ex, err := s.ExcessPrivileges(ctx); err != nil || len(ex) != 0 {
 		t.Errorf("ExcessPrivileges as the limited user: %v, %v", ex, err)

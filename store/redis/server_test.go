@@ -164,3 +164,28 @@ func TestServerRestartWithAOF(t *testing.T) {
 		})
 	}
 }
+
+// TestCheckServer: a server that may evict keys is reported; the default
+// (noeviction) is not.
+func TestCheckServer(t *testing.T) {
+	ctx := context.Background()
+	for _, tc := range []struct {
+		policy string
+		warn   bool
+	}{
+		{"noeviction", false},
+		{"allkeys-lru", true},
+		{"volatile-ttl", true},
+	} {
+		addr, _ := privateRedis(t, t.TempDir(), "--maxmemory-policy", tc.policy, "--maxmemory", "64mb")
+		s := open(t, "redis://"+addr+"/0", a1redis.Options{})
+		got, err := s.CheckServer(ctx)
+		s.Close()
+		if err != nil {
+			t.Fatalf("%s: %v", tc.policy, err)
+		}
+		if warned := len(got) == 1 && strings.Contains(got[0], tc.policy); warned != tc.warn || (!tc.warn && len(got) != 0) {
+			t.Errorf("%s: %q, want a warning: %v", tc.policy, got, tc.warn)
+		}
+	}
+}
