@@ -147,3 +147,22 @@ func TestEvictingRedisReported(t *testing.T) {
 		return strings.Contains(log, "may lose revocations or consumed nonces") && strings.Contains(log, "allkeys-lru")
 	})
 }
+
+// TestLaxPostgresReported: a gateway whose PostgreSQL session commits
+// asynchronously (synchronous_commit=off) logs an error at start.
+func TestLaxPostgresReported(t *testing.T) {
+	u, err := url.Parse(pgURL(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	q := u.Query()
+	q.Set("synchronous_commit", "off")
+	u.RawQuery = q.Encode()
+	env := baseEnv(t)
+	env["A1_STORE"], env["A1_PG_URL"], env["A1_MIGRATE"] = "postgres", u.String(), "true"
+	g := startGateway(t, env)
+	waitFor(t, 5*time.Second, "the synchronous_commit error", func() bool {
+		log := g.stderr.String()
+		return strings.Contains(log, "may lose revocations or consumed nonces") && strings.Contains(log, "synchronous_commit is off")
+	})
+}

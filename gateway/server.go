@@ -403,7 +403,7 @@ func (s *Server) warnExcessPrivileges(ctx context.Context) {
 
 // serverChecker is implemented by backends that can tell when the
 // server itself may lose state on its own (store/redis: an evicting
-// maxmemory-policy).
+// maxmemory-policy; store/postgres: fsync or synchronous_commit off).
 type serverChecker interface {
 	CheckServer(ctx context.Context) ([]string, error)
 }
@@ -422,7 +422,13 @@ func (s *Server) checkServer(ctx context.Context) {
 		return
 	}
 	s.log.Error("the storage server may lose revocations or consumed nonces", "backend", s.cfg.Store,
-		"problem", strings.Join(problems, "; "), "hint", "CONFIG SET maxmemory-policy noeviction (and in redis.conf): a full Redis then refuses writes and the gateway fails closed (docs/storage.md)")
+		"problem", strings.Join(problems, "; "), "hint", serverHint[s.cfg.Store])
+}
+
+// serverHint says how to fix what checkServer reports, per backend.
+var serverHint = map[string]string{
+	StoreRedis:    "CONFIG SET maxmemory-policy noeviction (and in redis.conf): a full Redis then refuses writes and the gateway fails closed (docs/storage.md)",
+	StorePostgres: "keep fsync on, and synchronous_commit on for the gateway's role (ALTER ROLE ... SET synchronous_commit = on) unless that loss is accepted (docs/storage.md)",
 }
 
 // readinessLoop applies migrations (when A1_MIGRATE) and checks the schema

@@ -69,3 +69,29 @@ func (s *Store) ExcessPrivileges(ctx context.Context) ([]string, error) {
 	}
 	return out, nil
 }
+
+// CheckServer reports server settings under which PostgreSQL may lose
+// revocations or consumed nonces that it acknowledged: fsync off (a crash
+// can lose or corrupt them) and synchronous_commit off for this session
+// (a crash loses the last few hundred milliseconds of commits: their
+// nonces become replayable, their revocations undone). The gateway logs
+// the result once at start.
+func (s *Store) CheckServer(ctx context.Context) ([]string, error) {
+	c, cancel, err := s.op(ctx)
+	if err != nil {
+		return nil, err
+	}
+	defer cancel()
+	var fsync, syncCommit string
+	if err := s.pool.QueryRow(c, `SELECT current_setting('fsync'), current_setting('synchronous_commit')`).Scan(&fsync, &syncCommit); err != nil {
+		return nil, store.Unavailable("check server", err)
+	}
+	var out []string
+	if fsync == "off" {
+		out = append(out, "fsync is off: a crash can lose or corrupt revocations and consumed nonces")
+	}
+	if syncCommit == "off" {
+		out = append(out, "synchronous_commit is off: a crash loses the last commits (their nonces become replayable, their revocations undone)")
+	}
+	return out, nil
+}

@@ -91,6 +91,9 @@ func TestLeastPrivilegeRole(t *testing.T) {
 		t.Fatalf("Sweep as the role: %v", err)
 	}
 
+	if w, err := s.CheckServer(ctx); err != nil || len(w) != 0 {
+		t.Errorf("CheckServer as the role: %v, %v", w, err)
+	}
 	// The role has nothing beyond the grants; the owner (the test's
 	// superuser) has.
 	if ex, err := s.ExcessPrivileges(ctx); err != nil || len(ex) != 0 {
@@ -150,5 +153,30 @@ func TestGrantsDocumented(t *testing.T) {
 	want := strings.Join(postgres.Grants("a1_gateway"), ";\n") + ";\n"
 	if !strings.Contains(string(doc), want) {
 		t.Fatalf("docs/storage.md does not give the current grants:\n%s", want)
+	}
+}
+
+// TestCheckServer: synchronous_commit off (set for a role, as an operator
+// trading durability for latency would) is reported; the defaults are not.
+func TestCheckServer(t *testing.T) {
+	owner := dbURL(t)
+	ctx := context.Background()
+	s := open(t, postgres.Config{URL: owner})
+	defer s.Close()
+	if got, err := s.CheckServer(ctx); err != nil || len(got) != 0 {
+		t.Fatalf("defaults: %q, %v; want nothing", got, err)
+	}
+	u, err := url.Parse(owner)
+	if err != nil {
+		t.Fatal(err)
+	}
+	q := u.Query()
+	q.Set("synchronous_commit", "off") // a run-time parameter of the session
+	u.RawQuery = q.Encode()
+	lax := open(t, postgres.Config{URL: u.String()})
+	defer lax.Close()
+	got, err := lax.CheckServer(ctx)
+	if err != nil || len(got) != 1 || !strings.Contains(got[0], "synchronous_commit is off") {
+		t.Fatalf("synchronous_commit=off: %q, %v", got, err)
 	}
 }
