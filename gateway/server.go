@@ -383,24 +383,6 @@ var leastPrivilegeHint = map[string]string{
 	StoreRedis:    "run the gateway as an ACL user with the rule redis.ACLRule prints (docs/storage.md, Least-privilege user)",
 }
 
-// warnExcessPrivileges logs, once, what the storage credentials may do
-// beyond the gateway's needs: each is something a compromised gateway
-// could then undo (revocations, audit rows, the schema).
-func (s *Server) warnExcessPrivileges(ctx context.Context) {
-	pr, ok := s.st.(privilegeReporter)
-	if !ok {
-		return
-	}
-	c, cancel := context.WithTimeout(ctx, s.cfg.StorageTimeout)
-	defer cancel()
-	excess, err := pr.ExcessPrivileges(c)
-	if err != nil || len(excess) == 0 {
-		return
-	}
-	s.log.Warn("the storage credentials allow more than the gateway needs", "backend", s.cfg.Store,
-		"excess", strings.Join(excess, "; "), "hint", leastPrivilegeHint[s.cfg.Store])
-}
-
 // serverChecker is implemented by backends that can tell when the
 // server itself may lose state on its own (store/redis: an evicting
 // maxmemory-policy; store/postgres: fsync or synchronous_commit off).
@@ -408,24 +390,35 @@ type serverChecker interface {
 	CheckServer(ctx context.Context) ([]string, error)
 }
 
-// checkServer logs, once at start and at error level, server settings
-// under which revocations or consumed nonces can vanish.
-func (s *Server) checkServer(ctx context.Context) {
-	sc, ok := s.st.(serverChecker)
-	if !ok {
-		return
+// checkStorage asks the backend, once storage is ready, what its
+// credentials allow beyond the gateway's needs (a warning: each is
+// something a compromised gateway could undo) and which server settings
+// can lose revocations or consumed nonces (an error).
+func (s *Server) checkStorage(ctx context.Context) {
+	if pr, ok := s.st.(privilegeReporter); ok {
+		s.reportStorage(ctx, pr.ExcessPrivileges, slog.LevelWarn, "the storage credentials allow more than the gateway needs",
+			"excess", leastPrivilegeHint[s.cfg.Store])
 	}
-	c, cancel := context.WithTimeout(ctx, s.cfg.StorageTimeout)
-	defer cancel()
-	problems, err := sc.CheckServer(c)
-	if err != nil || len(problems) == 0 {
-		return
+	if sc, ok := s.st.(serverChecker); ok {
+		s.reportStorage(ctx, sc.CheckServer, slog.LevelError, "the storage server may lose revocations or consumed nonces",
+			"problem", serverHint[s.cfg.Store])
 	}
-	s.log.Error("the storage server may lose revocations or consumed nonces", "backend", s.cfg.Store,
-		"problem", strings.Join(problems, "; "), "hint", serverHint[s.cfg.Store])
 }
 
-// serverHint says how to fix what checkServer reports, per backend.
+// reportStorage runs one start-up check within the storage timeout and
+// logs its findings, if any, as one line. A check that fails is not
+// logged: the probes already report an unreachable backend.
+func (s *Server) reportStorage(ctx context.Context, check func(context.Context) ([]string, error), level slog.Level, msg, key, hint string) {
+	c, cancel := context.WithTimeout(ctx, s.cfg.StorageTimeout)
+	defer cancel()
+	found, err := check(c)
+	if err != nil || len(found) == 0 {
+		return
+	}
+	s.log.Log(ctx, level, msg, "backend", s.cfg.Store, key, strings.Join(found, "; "), "hint", hint)
+}
+
+// serverHint says how to fix what CheckServer reports, per backend.
 var serverHint = map[string]string{
 	StoreRedis:    "CONFIG SET maxmemory-policy noeviction (and in redis.conf): a full Redis then refuses writes and the gateway fails closed (docs/storage.md)",
 	StorePostgres: "keep fsync on, and synchronous_commit on for the gateway's role (ALTER ROLE ... SET synchronous_commit = on) unless that loss is accepted (docs/storage.md)",
@@ -451,8 +444,7 @@ func (s *Server) readinessLoop(ctx context.Context) {
 			if rerr := s.roots.refresh(ctx, s.st, s.cfg.Tenant); rerr != nil {
 				s.log.Warn("trusted roots not loaded yet", "err", rerr)
 			}
-			s.warnExcessPrivileges(ctx)
-			s.checkServer(ctx)
+			s.checkStorage(ctx)
 			s.log.Info("storage ready", "backend", s.cfg.Store)
 			return
 		}

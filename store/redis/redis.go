@@ -314,6 +314,8 @@ func (s *Store) Sweep(ctx context.Context) (int, error) {
 	if err != nil {
 		return 0, store.Unavailable("sweep", err)
 	}
+	// This store's tenants first, then the registry's others; only the
+	// others are dropped from the registry when their index is gone.
 	todo := make([]string, 0, len(local)+len(shared))
 	for _, t := range local {
 		todo = append(todo, t.(string))
@@ -325,7 +327,7 @@ func (s *Store) Sweep(ctx context.Context) (int, error) {
 	}
 	total := 0
 	var gone []any
-	for _, t := range todo {
+	for i, t := range todo {
 		if s.stopped() {
 			return total, nil
 		}
@@ -334,7 +336,7 @@ func (s *Store) Sweep(ctx context.Context) (int, error) {
 		if err != nil {
 			return total, err
 		}
-		if _, mine := s.tenants.Load(t); !exists && !mine {
+		if !exists && i >= len(local) {
 			gone = append(gone, t)
 		}
 	}

@@ -163,9 +163,10 @@ func TestACLRuleDocumented(t *testing.T) {
 	}
 }
 
-// aclUser creates a user holding exactly a1redis.ACLRule("") on the
-// server c talks to, deleted when the test ends.
-func aclUser(t *testing.T, c goredis.UniversalClient) (user, pass string) {
+// aclUser creates one user holding exactly a1redis.ACLRule("") on every
+// server the clients talk to (ACL users are not replicated), deleted when
+// the test ends.
+func aclUser(t *testing.T, clients ...goredis.UniversalClient) (user, pass string) {
 	t.Helper()
 	secret := storetest.Rand32()
 	user, pass = "a1test-"+storetest.RandomPrefix(), hex.EncodeToString(secret[:])
@@ -173,10 +174,12 @@ func aclUser(t *testing.T, c goredis.UniversalClient) (user, pass string) {
 	for _, f := range strings.Fields(a1redis.ACLRule("")) {
 		args = append(args, f)
 	}
-	if err := c.Do(context.Background(), args...).Err(); err != nil {
-		t.Fatalf("ACL SETUSER: %v", err)
+	for _, c := range clients {
+		if err := c.Do(context.Background(), args...).Err(); err != nil {
+			t.Fatalf("ACL SETUSER: %v", err)
+		}
+		t.Cleanup(func() { c.Do(context.Background(), "ACL", "DELUSER", user) })
 	}
-	t.Cleanup(func() { c.Do(context.Background(), "ACL", "DELUSER", user) })
 	return user, pass
 }
 

@@ -174,16 +174,9 @@ func TestContractSentinel(t *testing.T) {
 	// is created on the master and on the replica with one password.
 	mc := goredis.NewClient(&goredis.Options{Addr: s.master})
 	defer mc.Close()
-	user, pass := aclUser(t, mc)
 	rc := goredis.NewClient(&goredis.Options{Addr: s.replica})
 	defer rc.Close()
-	args := []any{"ACL", "SETUSER", user, "reset", "on", ">" + pass}
-	for _, f := range strings.Fields(a1redis.ACLRule("")) {
-		args = append(args, f)
-	}
-	if err := rc.Do(context.Background(), args...).Err(); err != nil {
-		t.Fatal(err)
-	}
+	user, pass := aclUser(t, mc, rc)
 	// In a Sentinel URL the user info authenticates to the sentinels; the
 	// master's user and password are query parameters (go-redis).
 	storetest.Run(t, contractConfig(s.url()+"&username="+user+"&password="+pass))
