@@ -8,6 +8,7 @@ import (
 	"errors"
 	"fmt"
 	"net/url"
+	"strings"
 	"time"
 
 	"github.com/a1-go/a1"
@@ -46,7 +47,9 @@ type (
 )
 
 // Configuration fetches the discovery document and caches it; later calls
-// return the cached copy. Use Refresh to fetch it again.
+// return the cached copy. Use Refresh to fetch it again. A call whose proof
+// or signed revocation the gateway rejects because its id changed refreshes
+// the copy itself and is sent once more.
 func (c *Client) Configuration(ctx context.Context) (*Configuration, error) {
 	c.mu.Lock()
 	cfg := c.cfg
@@ -129,12 +132,33 @@ type authorizeBody struct {
 	Proof         *a1.PoPJSON       `json:"proof,omitempty"`
 }
 
-// proof signs a proof of possession over the chain and intent hash.
-func (c *Client) proof(ctx context.Context, agent crypto.Signer, audience string, chain *a1.SignedChain, intent a1.IntentHash) (*a1.PoPJSON, error) {
-	aud, err := c.audience(ctx, audience)
+// withAudience calls send with the gateway id a signed envelope must name
+// (override, or the discovered one). A gateway's id can change under a
+// long-lived client (a restart with ephemeral keys, a key rotation without
+// A1_GATEWAY_ID): when the gateway rejects the envelope with INVALID_PROOF
+// and discovery now names another id, send runs once more with it. The
+// rejected request consumed nothing, and the second carries a fresh
+// envelope, so the retry cannot authorize anything twice.
+func (c *Client) withAudience(ctx context.Context, override string, send func(aud string) error) error {
+	aud, err := c.audience(ctx, override)
 	if err != nil {
-		return nil, err
+		return err
 	}
+	err = send(aud)
+	var ge *Error
+	if override != "" || !errors.As(err, &ge) || ge.Code != a1.ErrInvalidProof.Code() {
+		return err
+	}
+	cfg, rerr := c.Refresh(ctx)
+	if rerr != nil || cfg.GatewayID == "" || cfg.GatewayID == aud {
+		return err
+	}
+	return send(cfg.GatewayID)
+}
+
+// proof signs a proof of possession over the chain and intent hash for the
+// gateway id aud.
+func (c *Client) proof(agent crypto.Signer, aud string, chain *a1.SignedChain, intent a1.IntentHash) (*a1.PoPJSON, error) {
 	p, err := a1.SignPoP(agent, aud, chain.Fingerprint(), intent, c.unixNow())
 	if err != nil {
 		return nil, fmt.Errorf("client: signing the proof of possession: %w", err)
@@ -172,18 +196,27 @@ func (c *Client) Authorize(ctx context.Context, req *AuthorizeRequest) (*Authori
 	}
 	body := authorizeBody{Chain: req.Chain, IntentName: req.Intent, IntentParams: req.Params, ExecutorPKHex: exec.Hex(),
 		MerkleProof: req.MerkleProof, ReturnToken: req.ReturnToken, RequestID: req.RequestID}
-	if req.Agent != nil {
-		h, err := a1.HashIntent(req.Intent, req.Params)
-		if err != nil {
-			return nil, fmt.Errorf("client: intent: %w", err)
-		}
-		if body.Proof, err = c.proof(ctx, req.Agent, req.Audience, req.Chain, h); err != nil {
-			return nil, err
-		}
-	}
 	var out AuthorizeResponse
-	if err := c.do(ctx, "POST", "/v1/authorize", false, body, &out); err != nil {
+	if req.Agent == nil {
+		err = c.do(ctx, "POST", "/v1/authorize", false, body, &out)
+	} else {
+		h, herr := a1.HashIntent(req.Intent, req.Params)
+		if herr != nil {
+			return nil, fmt.Errorf("client: intent: %w", herr)
+		}
+		err = c.withAudience(ctx, req.Audience, func(aud string) error {
+			var perr error
+			if body.Proof, perr = c.proof(req.Agent, aud, req.Chain, h); perr != nil {
+				return perr
+			}
+			return c.do(ctx, "POST", "/v1/authorize", false, body, &out)
+		})
+	}
+	if err != nil {
 		return nil, err
+	}
+	if !out.Authorized {
+		return nil, unexpected("POST", "/v1/authorize", `a success without "authorized": true`)
 	}
 	return &out, nil
 }
@@ -229,18 +262,27 @@ func (c *Client) AuthorizeBatch(ctx context.Context, req *BatchRequest) (*BatchR
 		return nil, err
 	}
 	body := batchBody{Chain: req.Chain, ExecutorPKHex: exec.Hex(), Intents: req.Intents, ReturnToken: req.ReturnToken, RequestID: req.RequestID}
-	if req.Agent != nil {
-		h, err := a1.HashIntent(req.Intents[0].Name, req.Intents[0].Params)
-		if err != nil {
-			return nil, fmt.Errorf("client: intent: %w", err)
-		}
-		if body.Proof, err = c.proof(ctx, req.Agent, req.Audience, req.Chain, h); err != nil {
-			return nil, err
-		}
-	}
 	var out BatchResponse
-	if err := c.do(ctx, "POST", "/v1/authorize/batch", false, body, &out); err != nil {
+	if req.Agent == nil {
+		err = c.do(ctx, "POST", "/v1/authorize/batch", false, body, &out)
+	} else {
+		h, herr := a1.HashIntent(req.Intents[0].Name, req.Intents[0].Params)
+		if herr != nil {
+			return nil, fmt.Errorf("client: intent: %w", herr)
+		}
+		err = c.withAudience(ctx, req.Audience, func(aud string) error {
+			var perr error
+			if body.Proof, perr = c.proof(req.Agent, aud, req.Chain, h); perr != nil {
+				return perr
+			}
+			return c.do(ctx, "POST", "/v1/authorize/batch", false, body, &out)
+		})
+	}
+	if err != nil {
 		return nil, err
+	}
+	if out.TotalCount != len(req.Intents) || len(out.Results) != len(req.Intents) {
+		return nil, unexpected("POST", "/v1/authorize/batch", fmt.Sprintf("%d results for %d intents", len(out.Results), len(req.Intents)))
 	}
 	return &out, nil
 }
@@ -255,6 +297,9 @@ func (c *Client) Revoke(ctx context.Context, fingerprint [32]byte, reason string
 	if err := c.do(ctx, "POST", "/v1/cert/revoke", true, body, &out); err != nil {
 		return nil, err
 	}
+	if err := sameFingerprint("POST", "/v1/cert/revoke", out.FingerprintHex, fingerprint); err != nil {
+		return nil, err
+	}
 	return &out, nil
 }
 
@@ -262,24 +307,26 @@ func (c *Client) Revoke(ctx context.Context, fingerprint [32]byte, reason string
 // request is signed by revoker, which must be the chain's principal or the
 // delegator of one of certs 0..index (DESIGN.md §3a).
 func (c *Client) RevokeSigned(ctx context.Context, chain *a1.SignedChain, index int, reason string, revoker crypto.Signer) (*RevokeResponse, error) {
-	aud, err := c.audience(ctx, "")
+	var out RevokeResponse
+	err := c.withAudience(ctx, "", func(aud string) error {
+		r := &a1.SignedRevocation{Chain: chain, Index: index, Reason: reason, IssuedAt: c.unixNow()}
+		if err := r.Sign(revoker, aud); err != nil {
+			return fmt.Errorf("client: signing the revocation: %w", err)
+		}
+		body := struct {
+			Chain        *a1.SignedChain `json:"chain"`
+			Index        int             `json:"index"`
+			Reason       string          `json:"reason"`
+			IssuedAt     uint64          `json:"issued_at"`
+			RevokerPKHex string          `json:"revoker_pk_hex"`
+			SignatureHex string          `json:"signature_hex"`
+		}{chain, index, reason, r.IssuedAt, r.Revoker.Hex(), hex.EncodeToString(r.Signature[:])}
+		return c.do(ctx, "POST", "/v1/cert/revoke", false, body, &out)
+	})
 	if err != nil {
 		return nil, err
 	}
-	r := &a1.SignedRevocation{Chain: chain, Index: index, Reason: reason, IssuedAt: c.unixNow()}
-	if err := r.Sign(revoker, aud); err != nil {
-		return nil, fmt.Errorf("client: signing the revocation: %w", err)
-	}
-	body := struct {
-		Chain        *a1.SignedChain `json:"chain"`
-		Index        int             `json:"index"`
-		Reason       string          `json:"reason"`
-		IssuedAt     uint64          `json:"issued_at"`
-		RevokerPKHex string          `json:"revoker_pk_hex"`
-		SignatureHex string          `json:"signature_hex"`
-	}{chain, index, reason, r.IssuedAt, r.Revoker.Hex(), hex.EncodeToString(r.Signature[:])}
-	var out RevokeResponse
-	if err := c.do(ctx, "POST", "/v1/cert/revoke", false, body, &out); err != nil {
+	if err := sameFingerprint("POST", "/v1/cert/revoke", out.FingerprintHex, chain.Certs[index].Fingerprint()); err != nil {
 		return nil, err
 	}
 	return &out, nil
@@ -299,6 +346,9 @@ func (c *Client) RevokeBatch(ctx context.Context, fingerprints [][32]byte, reaso
 	if err := c.do(ctx, "POST", "/v1/cert/revoke-batch", true, body, &out); err != nil {
 		return nil, err
 	}
+	if out.Total != len(fingerprints) {
+		return nil, unexpected("POST", "/v1/cert/revoke-batch", fmt.Sprintf("a total of %d for %d fingerprints", out.Total, len(fingerprints)))
+	}
 	return &out, nil
 }
 
@@ -307,6 +357,9 @@ func (c *Client) RevokeBatch(ctx context.Context, fingerprints [][32]byte, reaso
 func (c *Client) CertStatus(ctx context.Context, fingerprint [32]byte) (*CertStatus, error) {
 	var out CertStatus
 	if err := c.do(ctx, "GET", "/v1/cert/"+hex.EncodeToString(fingerprint[:]), false, nil, &out); err != nil {
+		return nil, err
+	}
+	if err := sameFingerprint("GET", "/v1/cert/{fingerprint}", out.Fingerprint, fingerprint); err != nil {
 		return nil, err
 	}
 	return &out, nil
@@ -321,6 +374,9 @@ func (c *Client) VerifyToken(ctx context.Context, tok *a1.VerifiedToken) (*Token
 	}{tok}
 	if err := c.do(ctx, "POST", "/v1/token/verify", false, body, &out); err != nil {
 		return nil, err
+	}
+	if !out.Valid {
+		return nil, unexpected("POST", "/v1/token/verify", `a success without "valid": true`)
 	}
 	return &out, nil
 }
@@ -360,6 +416,14 @@ func (c *Client) IssueCert(ctx context.Context, req *IssueCertRequest) (*IssueCe
 		return nil, err
 	}
 	return &out, nil
+}
+
+// sameFingerprint checks that an answer names the fingerprint asked about.
+func sameFingerprint(method, path, got string, want [32]byte) error {
+	if !strings.EqualFold(got, hex.EncodeToString(want[:])) {
+		return unexpected(method, path, fmt.Sprintf("the answer names fingerprint %q, not the one asked about", got))
+	}
+	return nil
 }
 
 // Roots lists the gateway's trust anchors (admin token).

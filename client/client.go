@@ -13,6 +13,7 @@ import (
 	"strings"
 	"sync"
 	"time"
+	"unicode"
 
 	"github.com/a1-go/a1"
 	"github.com/a1-go/a1/api"
@@ -76,16 +77,45 @@ func WithClock(now func() time.Time) Option { return func(c *Client) { c.now = n
 func New(baseURL string, opts ...Option) (*Client, error) {
 	u, err := url.Parse(strings.TrimRight(baseURL, "/"))
 	if err != nil {
-		return nil, fmt.Errorf("client: gateway URL: %w", err)
+		// url.Error repeats the whole URL, password included: keep only
+		// the reason.
+		var ue *url.Error
+		if errors.As(err, &ue) {
+			err = ue.Err
+		}
+		return nil, fmt.Errorf("client: gateway URL %s: %w", shownURL(baseURL, nil), err)
 	}
 	if (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
-		return nil, fmt.Errorf("client: gateway URL %q: want http(s)://host[:port]", baseURL)
+		return nil, fmt.Errorf("client: gateway URL %s: want http(s)://host[:port]", shownURL(baseURL, u))
 	}
 	c := &Client{base: u, hc: &http.Client{Timeout: DefaultTimeout}, headers: http.Header{}, userAgent: UserAgent, now: time.Now}
 	for _, o := range opts {
 		o(c)
 	}
 	return c, nil
+}
+
+// shownURL quotes raw for an error message, hiding a password it may carry.
+func shownURL(raw string, u *url.URL) string {
+	if !strings.Contains(raw, "@") {
+		return strconv.Quote(raw)
+	}
+	if u != nil && u.Opaque == "" {
+		return strconv.Quote(u.Redacted())
+	}
+	return "(not shown: it holds credentials)"
+}
+
+// ErrUnexpectedAnswer is wrapped by the error of a call whose 2xx answer
+// does not affirm it: an authorization not "authorized": true, a token not
+// "valid": true, a revocation or status of another fingerprint, a batch of
+// another size. An a1 gateway never answers so (it denies with an error
+// status); the URL probably names another service.
+var ErrUnexpectedAnswer = errors.New("the answer is not an a1 gateway's (check the gateway URL)")
+
+// unexpected returns an error wrapping ErrUnexpectedAnswer.
+func unexpected(method, path, what string) error {
+	return fmt.Errorf("client: %s %s: %s: %w", method, path, what, ErrUnexpectedAnswer)
 }
 
 // Error is a gateway's error answer.
@@ -150,9 +180,9 @@ func parseError(resp *http.Response, body []byte) *Error {
 			e.Hop, e.HasHop = *eb.Hop, true
 		}
 	} else {
-		msg := strings.TrimSpace(string(body))
+		msg := oneLine(string(body))
 		if len(msg) > MaxErrorMessageBytes {
-			msg = msg[:MaxErrorMessageBytes] + "…"
+			msg = strings.ToValidUTF8(msg[:MaxErrorMessageBytes], "") + "…"
 		}
 		if msg == "" {
 			msg = http.StatusText(resp.StatusCode)
@@ -165,6 +195,22 @@ func parseError(resp *http.Response, body []byte) *Error {
 		}
 	}
 	return e
+}
+
+// oneLine folds a plain-text (often HTML) error body into one line: runs of
+// white space become one space, other control characters (a terminal
+// escape) are dropped.
+func oneLine(s string) string {
+	s = strings.Map(func(r rune) rune {
+		switch {
+		case unicode.IsSpace(r):
+			return ' '
+		case unicode.IsControl(r):
+			return -1
+		}
+		return r
+	}, s)
+	return strings.Join(strings.Fields(s), " ")
 }
 
 // do sends a request and decodes a 2xx JSON answer into out (when non-nil).

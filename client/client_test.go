@@ -11,6 +11,7 @@ import (
 	"strings"
 	"testing"
 	"time"
+	"unicode/utf8"
 
 	"github.com/a1-go/a1"
 	"github.com/a1-go/a1/client"
@@ -326,5 +327,168 @@ func TestContextRequestID(t *testing.T) {
 	}
 	if id := <-got; id != "" {
 		t.Errorf("X-Request-Id = %q without a request id in the context", id)
+	}
+}
+
+// TestNonAffirmativeAnswersAreErrors: a 2xx answer that does not affirm the
+// call (a wrong --gateway, a proxy or a stub answering {} or a denial with
+// 200) is an error, never a success: a nil error from Authorize means
+// authorized, from Revoke that this very cert is revoked, from VerifyToken
+// that the token is valid.
+func TestNonAffirmativeAnswersAreErrors(t *testing.T) {
+	f := newFixture(t)
+	answer := `{}`
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "application/json")
+		if r.URL.Path == "/.well-known/a1-configuration" {
+			w.Write([]byte(`{"gateway_id":"gw-stub"}`))
+			return
+		}
+		w.Write([]byte(answer))
+	}))
+	defer srv.Close()
+	c, err := client.New(srv.URL, client.WithAdminToken(fakeAdminToken))
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx := context.Background()
+	fp := f.chain.Certs[1].Fingerprint()
+	other := strings.Repeat("ab", 32)
+	calls := map[string]func() (any, error){
+		"Authorize": func() (any, error) {
+			return c.Authorize(ctx, &client.AuthorizeRequest{Chain: f.chain, Intent: "trade.equity", Agent: f.agent})
+		},
+		"AuthorizeBatch": func() (any, error) {
+			return c.AuthorizeBatch(ctx, &client.BatchRequest{Chain: f.chain, Agent: f.agent,
+				Intents: []client.BatchIntent{{Name: "trade.equity"}, {Name: "portfolio.read"}}})
+		},
+		"Revoke":       func() (any, error) { return c.Revoke(ctx, fp, "") },
+		"RevokeSigned": func() (any, error) { return c.RevokeSigned(ctx, f.chain, 1, "", f.human) },
+		"RevokeBatch":  func() (any, error) { return c.RevokeBatch(ctx, [][32]byte{fp}, "") },
+		"CertStatus":   func() (any, error) { return c.CertStatus(ctx, fp) },
+		"VerifyToken":  func() (any, error) { return c.VerifyToken(ctx, &a1.VerifiedToken{}) },
+	}
+	for _, a := range []string{`{}`, `{"authorized":false,"error_code":"SCOPE_VIOLATION"}`, `{"valid":false}`,
+		`{"revoked":"` + other + `","fingerprint_hex":"` + other + `","newly_revoked":true}`,
+		`{"fingerprint":"` + other + `","revoked":false}`} {
+		answer = a
+		for name, call := range calls {
+			res, err := call()
+			if err == nil {
+				t.Errorf("%s, answer %s: %+v and no error", name, a, res)
+			} else if !errors.Is(err, client.ErrUnexpectedAnswer) && !strings.Contains(err.Error(), "decoding response") {
+				t.Errorf("%s, answer %s: %v is not client.ErrUnexpectedAnswer", name, a, err)
+			}
+		}
+	}
+}
+
+// TestNewKeepsURLPasswordsOutOfErrors: a gateway URL may carry basic-auth
+// credentials; New's errors must not repeat the password.
+func TestNewKeepsURLPasswordsOutOfErrors(t *testing.T) {
+	for _, u := range []string{"ftp://user:hunter2@gw.example", "http://user:hunter2@gw.example:80%zz", "user:hunter2@gw.example"} {
+		_, err := client.New(u)
+		if err == nil {
+			t.Errorf("New(%q): want an error", u)
+			continue
+		}
+		if strings.Contains(err.Error(), "hunter2") {
+			t.Errorf("New(%q): the error shows the password: %v", u, err)
+		}
+	}
+}
+
+// TestPlainErrorBodyIsOneLine: a proxy's multi-line HTML error page becomes
+// a one-line message without control characters (a terminal escape in it
+// would reach the operator's screen through the CLI), cut on a character
+// boundary.
+func TestPlainErrorBodyIsOneLine(t *testing.T) {
+	body := "<html>\r\n<head><title>502 Bad Gateway</title></head>\r\n\t<body>\x1b[31mred\x1b[0m</body>\n</html>\n"
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Path == "/v1/roots" {
+			w.WriteHeader(http.StatusBadGateway)
+			w.Write([]byte("a" + strings.Repeat("é", client.MaxErrorMessageBytes)))
+			return
+		}
+		w.WriteHeader(http.StatusBadGateway)
+		w.Write([]byte(body))
+	}))
+	defer srv.Close()
+	c, err := client.New(srv.URL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, err = c.Health(context.Background())
+	ce := wantCode(t, err, 502, "")
+	if want := "<html> <head><title>502 Bad Gateway</title></head> <body>[31mred[0m</body> </html>"; ce.Message != want {
+		t.Errorf("message %q, want %q", ce.Message, want)
+	}
+	_, err = c.Roots(context.Background())
+	ce = wantCode(t, err, 502, "")
+	if !utf8.ValidString(ce.Message) || len(ce.Message) > client.MaxErrorMessageBytes+len("…") {
+		t.Errorf("long message: %d bytes, valid UTF-8 %v", len(ce.Message), utf8.ValidString(ce.Message))
+	}
+}
+
+// TestGatewayIDChange: a long-lived client keeps working when the gateway's
+// id changes under it (a restart with ephemeral keys, a key rotation): the
+// envelope naming the old id is rejected, the client rediscovers and sends
+// once more. A rejection that is not about the id, or an explicit Audience,
+// is returned as it is, without a second request.
+func TestGatewayIDChange(t *testing.T) {
+	f := newFixture(t)
+	c := f.client(t)
+	ctx := context.Background()
+	req := &client.AuthorizeRequest{Chain: f.chain, Intent: "trade.equity", Agent: f.agent}
+	if _, err := c.Authorize(ctx, req); err != nil {
+		t.Fatal(err)
+	}
+	sent := func(do func() error) (int64, error) {
+		before := f.gw.signed.Load()
+		err := do()
+		return f.gw.signed.Load() - before, err
+	}
+
+	f.gw.rename("gw-test-2")
+	n, err := sent(func() error { _, err := c.Authorize(ctx, req); return err })
+	if err != nil || n != 2 {
+		t.Fatalf("authorize after the id changed: %v after %d requests, want success after 2", err, n)
+	}
+	if cfg, _ := c.Configuration(ctx); cfg.GatewayID != "gw-test-2" {
+		t.Fatalf("cached gateway id %q, want gw-test-2", cfg.GatewayID)
+	}
+	n, err = sent(func() error { _, err := c.Authorize(ctx, req); return err })
+	if err != nil || n != 1 {
+		t.Fatalf("authorize with the new id: %v after %d requests, want success after 1", err, n)
+	}
+
+	f.gw.rename("gw-test-3")
+	batch := &client.BatchRequest{Chain: f.chain, Agent: f.agent, Intents: []client.BatchIntent{{Name: "trade.equity"}}}
+	if n, err = sent(func() error { _, err := c.AuthorizeBatch(ctx, batch); return err }); err != nil || n != 2 {
+		t.Fatalf("batch after the id changed: %v after %d requests, want success after 2", err, n)
+	}
+
+	// An explicit audience is the caller's choice: no rediscovery.
+	stale := *req
+	stale.Audience = "gw-test-2"
+	n, err = sent(func() error { _, err := c.Authorize(ctx, &stale); return err })
+	wantCode(t, err, 401, "INVALID_PROOF")
+	if n != 1 {
+		t.Fatalf("explicit audience: %d requests, want 1", n)
+	}
+
+	// A proof the gateway rejects for another reason (a wrong agent key)
+	// is sent once: the id has not changed.
+	wrong := *req
+	wrong.Agent, wrong.Executor = f.other, a1.PublicKey{}
+	n, err = sent(func() error { _, err := c.Authorize(ctx, &wrong); return err })
+	if err == nil || n != 1 {
+		t.Fatalf("wrong agent: %v after %d requests, want a denial after 1", err, n)
+	}
+
+	f.gw.rename("gw-test-4")
+	n, err = sent(func() error { _, err := c.RevokeSigned(ctx, f.chain, 1, "rotated", f.human); return err })
+	if err != nil || n != 2 {
+		t.Fatalf("signed revocation after the id changed: %v after %d requests, want success after 2", err, n)
 	}
 }

@@ -19,7 +19,10 @@
 // Every non-2xx answer becomes an [*Error] carrying the HTTP status and the
 // gateway's error_code, hop and hint. Match protocol failures with
 // errors.Is against the a1 error kinds (errors.Is(err, a1.ErrRevoked)) or
-// read [*Error].Code. Transport failures are returned wrapped.
+// read [*Error].Code. Transport failures are returned wrapped. A 2xx answer
+// that does not affirm the call (an authorization without "authorized":
+// true, a revocation naming another fingerprint…) is an error wrapping
+// [ErrUnexpectedAnswer]: a nil error always means success.
 //
 // # Retries
 //

@@ -8,6 +8,8 @@ import (
 	"encoding/json"
 	"net/http"
 	"net/http/httptest"
+	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/a1-go/a1"
@@ -20,25 +22,42 @@ import (
 // checked for real.
 type fakeGateway struct {
 	*httptest.Server
-	id        string
 	token     string
 	macKey    [32]byte
 	roots     *a1.RootSet
+	mu        sync.Mutex // guards id and v (rename)
+	id        string
 	v         *a1.Verifier
 	st        *memory.Store
 	lastAuthz http.Header
+	signed    atomic.Int64 // requests carrying a proof or a signed revocation
+}
+
+// rename gives the gateway a new id, as a restart with ephemeral keys or a
+// key rotation does: proofs must name the new one.
+func (g *fakeGateway) rename(id string) {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	g.id, g.v = id, a1.NewVerifier(g.roots, a1.WithAudience(id))
+}
+
+func (g *fakeGateway) current() (string, *a1.Verifier) {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	return g.id, g.v
 }
 
 const fakeAdminToken = "s3cret-admin-token"
 
 func newFakeGateway(trusted ...a1.PublicKey) *fakeGateway {
-	g := &fakeGateway{id: "gw-test-1", token: fakeAdminToken, roots: a1.NewRootSet(trusted...)}
+	g := &fakeGateway{token: fakeAdminToken, roots: a1.NewRootSet(trusted...)}
 	g.macKey[0] = 7
-	g.v = a1.NewVerifier(g.roots, a1.WithAudience(g.id))
+	g.rename("gw-test-1")
 	g.st = memory.New(memory.Options{SweepInterval: -1})
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /.well-known/a1-configuration", func(w http.ResponseWriter, r *http.Request) {
-		writeJSON(w, 200, map[string]any{"gateway_id": g.id, "gateway_signing_pk_hex": "00", "a1_version": "2.8.0",
+		id, _ := g.current()
+		writeJSON(w, 200, map[string]any{"gateway_id": id, "gateway_signing_pk_hex": "00", "a1_version": "2.8.0",
 			"supported_algorithms": []string{"Ed25519"}, "nonce_mode": "terminal", "drift_secs": 15})
 	})
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) {
@@ -137,6 +156,9 @@ type authzBody struct {
 }
 
 func (g *fakeGateway) check(ctx context.Context, sc *a1.SignedChain, exec string, name string, params map[string]string, pj *a1.PoPJSON) (*a1.Result, error) {
+	if pj != nil {
+		g.signed.Add(1)
+	}
 	pk, err := a1.ParsePublicKeyHex(exec)
 	if err != nil {
 		return nil, err
@@ -151,7 +173,8 @@ func (g *fakeGateway) check(ctx context.Context, sc *a1.SignedChain, exec string
 			return nil, err
 		}
 	}
-	return g.v.Authorize(ctx, req, "", g.st)
+	_, v := g.current()
+	return v.Authorize(ctx, req, "", g.st)
 }
 
 func (g *fakeGateway) authorize(w http.ResponseWriter, r *http.Request) {
@@ -190,16 +213,21 @@ func (g *fakeGateway) batch(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	// The proof covers the first intent; the others are checked offline.
+	// As on the gateway, a failing first intent fails the whole request.
 	var results []map[string]any
 	n := 0
 	for i, in := range b.Intents {
 		var err error
 		if i == 0 {
-			_, err = g.check(r.Context(), b.Chain, b.ExecutorPKHex, in.Name, in.Params, b.Proof)
+			if _, err = g.check(r.Context(), b.Chain, b.ExecutorPKHex, in.Name, in.Params, b.Proof); err != nil {
+				writeErr(w, a1.HTTPStatus(err), a1.ErrorCode(err), err.Error(), err)
+				return
+			}
 		} else {
 			pk, _ := a1.ParsePublicKeyHex(b.ExecutorPKHex)
 			h, _ := a1.HashIntent(in.Name, in.Params)
-			_, err = g.v.Verify(&a1.Request{Chain: b.Chain, Executor: pk, Intent: h, Action: in.Name})
+			_, v := g.current()
+			_, err = v.Verify(&a1.Request{Chain: b.Chain, Executor: pk, Intent: h, Action: in.Name})
 		}
 		item := map[string]any{"intent_name": in.Name, "authorized": err == nil}
 		if err != nil {
@@ -242,6 +270,7 @@ func (g *fakeGateway) revoke(w http.ResponseWriter, r *http.Request) {
 			writeErr(w, 401, "UNAUTHORIZED", "revocation needs the admin token or a signature", nil)
 			return
 		}
+		g.signed.Add(1)
 		rev := &a1.SignedRevocation{Chain: b.Chain, Index: b.Index, Reason: b.Reason, IssuedAt: b.IssuedAt}
 		pk, err := a1.ParsePublicKeyHex(b.RevokerPKHex)
 		sig, err2 := hex.DecodeString(b.SignatureHex)
@@ -251,7 +280,8 @@ func (g *fakeGateway) revoke(w http.ResponseWriter, r *http.Request) {
 		}
 		rev.Revoker = pk
 		copy(rev.Signature[:], sig)
-		fp, err = a1.VerifyRevocation(rev, g.roots, g.id, uint64(time.Now().Unix()))
+		id, _ := g.current()
+		fp, err = a1.VerifyRevocation(rev, g.roots, id, uint64(time.Now().Unix()))
 		if err != nil {
 			writeErr(w, a1.HTTPStatus(err), a1.ErrorCode(err), err.Error(), err)
 			return

@@ -41,9 +41,13 @@ expect 1 'SCOPE_VIOLATION' -- ./a1 authorize --gateway "$G" --chain chain.json -
 expect 0 'authorized:        true' -- ./a1 authorize --gateway "$G" --chain chain.json --intent trade.equity --key agent.key --no-pop
 expect 1 'NONCE_REPLAY' -- ./a1 authorize --gateway "$G" --chain chain.json --intent trade.equity --key agent.key --no-pop
 expect 1 'UNAUTHORIZED_EXECUTOR\|INVALID_PROOF' -- ./a1 authorize --gateway "$G" --chain chain.json --intent trade.equity --key human.key
-expect 0 'revoked:' -- ./a1 revoke --gateway "$G" --chain chain.json --index 1 --key human.key --reason "demo over"
+expect 0 '^revoked: [0-9a-f]\{64\}$' -- ./a1 revoke --gateway "$G" --chain chain.json --index 1 --key human.key --reason "demo over"
+fp1=${out#revoked: }
 expect 1 'CERT_REVOKED' -- ./a1 authorize --gateway "$G" --chain chain.json --intent trade.equity --key agent.key
+expect 0 "^already revoked: $fp1\$" -- env A1_ADMIN_TOKEN="$(cat admin.token)" ./a1 revoke --gateway "$G" --fingerprint "$fp1"
+# Offline there is no revocation list unless given.
 expect 0 '"authorized": true' -- ./a1 verify --chain chain.json --intent trade.equity --executor "$(cat agent.pub)" --trust-root "$(cat human.pub)"
+expect 1 '"error_code": "CERT_REVOKED"' -- ./a1 verify --chain chain.json --intent trade.equity --executor "$(cat agent.pub)" --trust-root "$(cat human.pub)" --revoked "$fp1"
 
 kill "$gw_pid"; wait "$gw_pid" 2>/dev/null || true; gw_pid=
 grep -q '"decision":"deny"' gw.out || fail "no deny audit event on the gateway's stdout"

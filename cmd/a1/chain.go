@@ -81,7 +81,7 @@ func (o *certOpts) register(fs *flag.FlagSet) {
 	fs.StringVar(&o.ttl, "ttl", "1h", "")
 	fs.UintVar(&o.maxDepth, "max-depth", a1.DefaultMaxDepth, "")
 	outFlag(fs, &o.out, "chain.json")
-	fs.Int64Var(&o.now, "now", 0, "")
+	nowFlag(fs, &o.now)
 }
 
 func cmdCertIssue(e *env, args []string) error {

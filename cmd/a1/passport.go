@@ -73,7 +73,7 @@ func cmdPassportIssue(e *env, args []string) error {
 	keyFlag(fs, &key)
 	fs.StringVar(&ttlS, "ttl", "30d", "")
 	outFlag(fs, &out, "")
-	fs.Int64Var(&now, "now", 0, "")
+	nowFlag(fs, &now)
 	if err := parseNoArgs(fs, args); err != nil {
 		return err
 	}
@@ -220,7 +220,7 @@ func cmdPassportSub(e *env, args []string) error {
 	fs.Var(&allow, "allow", "")
 	fs.StringVar(&ttlS, "ttl", "1h", "")
 	outFlag(fs, &out, "")
-	fs.Int64Var(&now, "now", 0, "")
+	nowFlag(fs, &now)
 	if err := parseNoArgs(fs, args); err != nil {
 		return err
 	}
@@ -277,7 +277,7 @@ func cmdPassportRenew(e *env, args []string) error {
 	keyFlag(fs, &key)
 	fs.StringVar(&ttlS, "ttl", "30d", "")
 	outFlag(fs, &out, "")
-	fs.Int64Var(&now, "now", 0, "")
+	nowFlag(fs, &now)
 	if err := parsePathArg(fs, args, &path); err != nil {
 		return err
 	}

@@ -152,6 +152,9 @@ func cmdAuthorize(e *env, args []string) error {
 	if err := checkRequestID("authorize", *requestID); err != nil {
 		return err
 	}
+	if err := checkTimeout("authorize", timeout); err != nil {
+		return err
+	}
 	if err := need("authorize", map[string]string{"chain": chainPath, "intent": intent, "key": key}); err != nil {
 		return err
 	}
@@ -237,6 +240,9 @@ func cmdRevoke(e *env, args []string) error {
 	if err := checkRequestID("revoke", *requestID); err != nil {
 		return err
 	}
+	if err := checkTimeout("revoke", timeout); err != nil {
+		return err
+	}
 	if *requestID != "" {
 		e.ctx = client.ContextWithRequestID(e.ctx, *requestID)
 	}
@@ -269,6 +275,11 @@ func cmdRevoke(e *env, args []string) error {
 	case chainPath != "":
 		if err := need("revoke", map[string]string{"key": key}); err != nil {
 			return err
+		}
+		indexSet := false
+		fs.Visit(func(f *flag.Flag) { indexSet = indexSet || f.Name == "index" })
+		if !indexSet {
+			return usagef("give the cert's index: 0 is the first cert (a1 chain inspect lists them)", "revoke: --index is required with --chain")
 		}
 		sc, err := readChain(e, chainPath)
 		if err != nil {
@@ -309,6 +320,9 @@ func cmdMigrate(e *env, args []string) error {
 	fs.StringVar(&role, "grant", "", "")
 	fs.DurationVar(&timeout, "timeout", defaultRemoteTimeout, "")
 	if err := parseNoArgs(fs, args); err != nil {
+		return err
+	}
+	if err := checkTimeout("migrate", timeout); err != nil {
 		return err
 	}
 	granting := false

@@ -8,6 +8,7 @@ import (
 	"io"
 	"os"
 	"sort"
+	"strconv"
 	"strings"
 	"time"
 
@@ -323,7 +324,7 @@ func parseInspectArgs(e *env, cmd string, args []string) (path string, asJSON bo
 	fs := flagSet(cmd)
 	var unix int64
 	fs.BoolVar(&asJSON, "json", false, "")
-	fs.Int64Var(&unix, "now", 0, "")
+	nowFlag(fs, &unix)
 	pos, err := parseFlags(fs, args)
 	if err != nil {
 		return "", false, 0, err
@@ -344,4 +345,31 @@ func keyFlag(fs *flag.FlagSet, key *string) {
 func outFlag(fs *flag.FlagSet, out *string, def string) {
 	fs.StringVar(out, "out", def, "")
 	fs.StringVar(out, "o", def, "")
+}
+
+// unixFlag is a Unix time in seconds: a non-negative integer.
+type unixFlag int64
+
+func (u *unixFlag) String() string { return strconv.FormatInt(int64(*u), 10) }
+func (u *unixFlag) Set(v string) error {
+	n, err := strconv.ParseInt(v, 10, 64)
+	if err != nil || n < 0 {
+		return errors.New("want Unix seconds (a non-negative integer)")
+	}
+	*u = unixFlag(n)
+	return nil
+}
+
+// nowFlag registers --now (Unix seconds; 0 or absent: the clock).
+func nowFlag(fs *flag.FlagSet, now *int64) {
+	fs.Var((*unixFlag)(now), "now", "")
+}
+
+// checkTimeout rejects a --timeout that would bound nothing (0 or
+// negative means no timeout to net/http).
+func checkTimeout(cmd string, d time.Duration) error {
+	if d <= 0 {
+		return usagef("use a positive duration such as 10s or 1m", "%s: --timeout must be positive", cmd)
+	}
+	return nil
 }

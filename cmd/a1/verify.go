@@ -66,7 +66,7 @@ func cmdVerify(e *env, args []string) error {
 	fs.StringVar(&executor, "executor", "", "")
 	fs.Var(&roots, "trust-root", "")
 	fs.BoolVar(&trustAny, "trust-any", false, "")
-	fs.Int64Var(&now, "now", 0, "")
+	nowFlag(fs, &now)
 	fs.Uint64Var(&drift, "drift", a1.DefaultDriftSecs, "")
 	fs.Var(&revoked, "revoked", "")
 	fs.StringVar(&proofPath, "merkle-proof", "", "")
