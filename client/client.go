@@ -189,12 +189,30 @@ func parseError(resp *http.Response, body []byte) *Error {
 		}
 		e.Message = msg
 	}
-	if ra := resp.Header.Get("Retry-After"); ra != "" {
-		if s, err := strconv.Atoi(ra); err == nil && s >= 0 {
-			e.RetryAfter = time.Duration(s) * time.Second
-		}
-	}
+	e.RetryAfter = retryAfter(resp.Header)
 	return e
+}
+
+// retryAfter reads a Retry-After header in either of its forms (RFC 9110
+// §10.2.3): delay-seconds, or an HTTP date, taken relative to the answer's
+// own Date header when it has one (so the two clocks need not agree).
+func retryAfter(h http.Header) time.Duration {
+	ra := strings.TrimSpace(h.Get("Retry-After"))
+	if ra == "" {
+		return 0
+	}
+	if s, err := strconv.Atoi(ra); err == nil {
+		return time.Duration(max(s, 0)) * time.Second
+	}
+	at, err := http.ParseTime(ra)
+	if err != nil {
+		return 0
+	}
+	base := time.Now()
+	if d, err := http.ParseTime(h.Get("Date")); err == nil {
+		base = d
+	}
+	return max(at.Sub(base), 0)
 }
 
 // oneLine folds a plain-text (often HTML) error body into one line: runs of

@@ -286,6 +286,31 @@ func TestErrorsAndLimits(t *testing.T) {
 	if ce.Message != "rate limit exceeded" || ce.RetryAfter != 7*time.Second {
 		t.Fatalf("plain-text error: %+v", ce)
 	}
+	// The HTTP-date form, relative to the answer's Date header.
+	for _, tc := range []struct {
+		date, retry string
+		want        time.Duration
+	}{
+		{"Sun, 29 Nov 2026 10:00:00 GMT", "Sun, 29 Nov 2026 10:01:30 GMT", 90 * time.Second},
+		{"Sun, 29 Nov 2026 10:00:00 GMT", "Sun, 29 Nov 2026 09:59:00 GMT", 0},
+		{"", "Thu, 01 Jan 1970 00:00:00 GMT", 0},
+		{"", "soon", 0},
+		{"", "-5", 0},
+	} {
+		dated := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			if tc.date != "" {
+				w.Header()["Date"] = []string{tc.date}
+			}
+			w.Header().Set("Retry-After", tc.retry)
+			http.Error(w, "busy", http.StatusServiceUnavailable)
+		}))
+		dc, _ := client.New(dated.URL)
+		_, err := dc.Health(ctx)
+		dated.Close()
+		if ce := wantCode(t, err, 503, ""); ce.RetryAfter != tc.want {
+			t.Errorf("Retry-After %q (Date %q): %v, want %v", tc.retry, tc.date, ce.RetryAfter, tc.want)
+		}
+	}
 	big, _ := client.New(srv.URL)
 	if _, err := big.Roots(ctx); err == nil || !strings.Contains(err.Error(), "larger than") {
 		t.Fatalf("oversized response: %v", err)
