@@ -6,9 +6,13 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"maps"
 	"mime"
 	"net/http"
+	"reflect"
+	"slices"
 	"strconv"
+	"strings"
 	"sync"
 	"unicode/utf8"
 	"unsafe"
@@ -182,9 +186,25 @@ func readBody(w http.ResponseWriter, r *http.Request, limit int64, buf *bytes.Bu
 		return &apiError{Status: http.StatusUnsupportedMediaType, Code: CodeUnsupportedMedia,
 			Msg: "missing Content-Type", Hint: "send Content-Type: application/json"}
 	} else if ct != "application/json" { // the common case needs no parsing
-		if mt, _, err := mime.ParseMediaType(ct); err != nil || mt != "application/json" {
+		mt, params, err := mime.ParseMediaType(ct)
+		if err != nil || mt != "application/json" {
 			return &apiError{Status: http.StatusUnsupportedMediaType, Code: CodeUnsupportedMedia,
 				Msg: "Content-Type must be application/json", Hint: "send Content-Type: application/json"}
+		}
+		// The body is read as UTF-8 (RFC 8259): a body declared in another
+		// charset would mean something else to a reader that honours it.
+		if cs, ok := params["charset"]; ok && !strings.EqualFold(cs, "utf-8") {
+			return &apiError{Status: http.StatusUnsupportedMediaType, Code: CodeUnsupportedMedia,
+				Msg: "Content-Type charset must be utf-8", Hint: "send UTF-8 JSON as Content-Type: application/json"}
+		}
+	}
+	// The body is never decompressed: a compressed body would be read as
+	// its compressed bytes, so any content coding is refused (RFC 9110
+	// §15.5.16).
+	for _, ce := range r.Header.Values("Content-Encoding") {
+		if ce = strings.TrimSpace(ce); ce != "" && !strings.EqualFold(ce, "identity") {
+			return &apiError{Status: http.StatusUnsupportedMediaType, Code: CodeUnsupportedMedia,
+				Msg: "Content-Encoding is not supported", Hint: "send the body uncompressed, without Content-Encoding"}
 		}
 	}
 	// Size the buffer from Content-Length (bounded by limit), so that a
@@ -259,10 +279,128 @@ func unmarshalStrictFast(body []byte, v any, fast bool) *apiError {
 		}
 		return badRequest("malformed JSON: %v", jsonErrText(err))
 	}
+	if e := checkFieldCase(body, reflect.TypeOf(v)); e != nil {
+		return e
+	}
 	if trailing {
 		return badRequest("malformed JSON: trailing data after the object")
 	}
 	return nil
+}
+
+// checkFieldCase rejects a member name that encoding/json would match to a
+// field of the target only case-insensitively ("INTENT_NAME", or
+// "return_to\u212aen" with a Kelvin sign, for intent_name and
+// return_token). Field names are case-sensitive on the wire, as in the
+// reference and the chain decoder: a body with both "intent_name" and
+// "INTENT_NAME" passes the duplicate-key check, and a case-sensitive reader
+// (a policy engine, the tool that executes the action) would see a
+// different intent from the one the gateway authorized. Called after
+// json.Unmarshal succeeded, on bodies the fast decoder (exact names only)
+// did not take.
+func checkFieldCase(raw []byte, t reflect.Type) *apiError {
+	for t != nil && t.Kind() == reflect.Pointer {
+		t = t.Elem()
+	}
+	if t == nil || t == rawMessageType || reflect.PointerTo(t).Implements(unmarshalerType) {
+		return nil // decoded by its own (case-sensitive) decoder
+	}
+	switch t.Kind() {
+	case reflect.Struct:
+		var members map[string]json.RawMessage
+		if json.Unmarshal(raw, &members) != nil {
+			return nil // null
+		}
+		fields := jsonFieldsOf(t)
+		for _, k := range slices.Sorted(maps.Keys(members)) { // deterministic: one error for one body
+			v := members[k]
+			if ft, ok := fields[k]; ok {
+				if e := checkFieldCase(v, ft); e != nil {
+					return e
+				}
+				continue
+			}
+			for name := range fields {
+				if strings.EqualFold(k, name) {
+					return badRequest("unknown field %s: field names are case-sensitive (did you mean %q?)", quoteShort(k), name)
+				}
+			}
+		}
+	case reflect.Slice, reflect.Array:
+		if !hasFields(t.Elem()) {
+			return nil
+		}
+		var items []json.RawMessage
+		if json.Unmarshal(raw, &items) != nil {
+			return nil
+		}
+		for _, it := range items {
+			if e := checkFieldCase(it, t.Elem()); e != nil {
+				return e
+			}
+		}
+	case reflect.Map:
+		if !hasFields(t.Elem()) {
+			return nil
+		}
+		var members map[string]json.RawMessage
+		if json.Unmarshal(raw, &members) != nil {
+			return nil
+		}
+		for _, k := range slices.Sorted(maps.Keys(members)) {
+			if e := checkFieldCase(members[k], t.Elem()); e != nil {
+				return e
+			}
+		}
+	}
+	return nil
+}
+
+// hasFields reports whether values of t can hold JSON objects decoded into
+// struct fields (so checkFieldCase must look inside them).
+func hasFields(t reflect.Type) bool {
+	for t.Kind() == reflect.Pointer {
+		t = t.Elem()
+	}
+	switch t.Kind() {
+	case reflect.Struct, reflect.Slice, reflect.Array, reflect.Map, reflect.Interface:
+		return t != rawMessageType
+	}
+	return false
+}
+
+var (
+	rawMessageType  = reflect.TypeFor[json.RawMessage]()
+	unmarshalerType = reflect.TypeFor[json.Unmarshaler]()
+	jsonFields      sync.Map // reflect.Type → map[string]reflect.Type
+)
+
+// jsonFieldsOf maps the JSON member names of struct type t (its exported
+// fields, by their json tags) to the fields' types.
+func jsonFieldsOf(t reflect.Type) map[string]reflect.Type {
+	if m, ok := jsonFields.Load(t); ok {
+		return m.(map[string]reflect.Type)
+	}
+	m := map[string]reflect.Type{}
+	for f := range t.Fields() {
+		name, _, _ := strings.Cut(f.Tag.Get("json"), ",")
+		if ft := f.Type; f.Anonymous && name == "" && ft.Kind() == reflect.Struct {
+			maps.Copy(m, jsonFieldsOf(ft)) // promoted fields
+			continue
+		}
+		if !f.IsExported() {
+			continue
+		}
+		switch name {
+		case "-":
+			continue
+		case "":
+			name = f.Name
+		}
+		m[name] = f.Type
+	}
+	jsonFields.Store(t, m)
+	return m
 }
 
 // jsonErrText describes a decoding error without echoing input bytes.

@@ -20,9 +20,7 @@ const healthPingTimeout = time.Second
 // handleHealth is liveness plus a real storage ping: 503 when storage is
 // down (nothing can be authorized then).
 func (s *Server) handleHealth(w http.ResponseWriter, r *http.Request) {
-	ctx, cancel := context.WithTimeout(r.Context(), min(healthPingTimeout, s.cfg.StorageTimeout))
-	err := s.st.Ping(ctx)
-	cancel()
+	err := s.healthPing(r.Context())
 	resp := api.Health{Status: "ok", Version: A1Version, SigningPKHex: s.pub.Hex(), GatewayID: s.gatewayID,
 		StorageBackend: s.cfg.Store, Storage: "ok", EphemeralKeys: append([]string{}, s.ephemeral...)}
 	if len(s.ephemeral) > 0 {
@@ -42,6 +40,44 @@ func (s *Server) handleHealth(w http.ResponseWriter, r *http.Request) {
 		resp.Status, resp.Storage, status = "unavailable", "not migrated", http.StatusServiceUnavailable
 	}
 	writeJSON(w, status, resp)
+}
+
+// healthPing is the storage ping of /healthz, shared: the probes are
+// unauthenticated and exempt from rate limiting, so each one must not cost
+// a storage round trip of its own (a flood of them would take the
+// backend's pool from the authorizations). Requests that arrive while a
+// ping is in flight wait for its result; at most one ping per replica is in
+// flight, bounded by healthPingTimeout.
+func (s *Server) healthPing(ctx context.Context) error {
+	s.pingMu.Lock()
+	c := s.pingCall
+	if c == nil {
+		c = &pingCall{done: make(chan struct{})}
+		s.pingCall = c
+		go func() {
+			// Not bound to the request that started it: the others wait too.
+			pctx, cancel := context.WithTimeout(context.Background(), min(healthPingTimeout, s.cfg.StorageTimeout))
+			c.err = s.st.Ping(pctx)
+			cancel()
+			s.pingMu.Lock()
+			s.pingCall = nil
+			s.pingMu.Unlock()
+			close(c.done)
+		}()
+	}
+	s.pingMu.Unlock()
+	select {
+	case <-c.done:
+		return c.err
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}
+
+// pingCall is one in-flight shared health ping.
+type pingCall struct {
+	done chan struct{}
+	err  error // set before done is closed
 }
 
 // handleLive is bare liveness: the process answers HTTP. It never looks at

@@ -15,6 +15,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"path"
 	"runtime/debug"
 	"slices"
 	"strconv"
@@ -49,6 +50,8 @@ type Server struct {
 	migrated  atomic.Bool
 	draining  atomic.Bool
 	ephemeral []string // which keys are ephemeral ("signing", "mac")
+	pingMu    sync.Mutex
+	pingCall  *pingCall // the /healthz storage ping in flight, if any
 
 	signer     signer.Signer
 	pub        a1.PublicKey
@@ -523,7 +526,10 @@ func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
 		WriteTimeout:      s.cfg.WriteTimeout,
 		IdleTimeout:       s.cfg.IdleTimeout,
 		MaxHeaderBytes:    s.cfg.MaxHeaderBytes,
-		ErrorLog:          slog.NewLogLogger(s.log.Handler(), slog.LevelDebug),
+		// "OPTIONS *" reaches the handler (a JSON 404 with the protocol
+		// header) instead of net/http's empty 200.
+		DisableGeneralOptionsHandler: true,
+		ErrorLog:                     slog.NewLogLogger(s.log.Handler(), slog.LevelDebug),
 	}
 	errc := make(chan error, 1)
 	go func() { errc <- hs.Serve(ln) }()
@@ -602,6 +608,13 @@ func (s *Server) buildHandler() http.Handler {
 		mux.HandleFunc(rt.Method+" "+rt.Path, h)
 	}
 	var h http.Handler = http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if !canonicalPath(r) {
+			// ServeMux would answer a 307 redirect in text/html; the
+			// gateway serves canonical paths only (and never redirects).
+			writeError(w, &apiError{Status: http.StatusNotFound, Code: CodeNotFound, Msg: "no such route: the path is not canonical",
+				Hint: "send the path without empty, '.' or '..' segments (see /openapi.json)"})
+			return
+		}
 		_, pattern := mux.Handler(r)
 		if pattern == "" {
 			// Unknown path (404) or method (405): answer in JSON.
@@ -638,6 +651,24 @@ func headerRequestID(r *http.Request) string {
 		return v
 	}
 	return ""
+}
+
+// canonicalPath reports whether r's path is already in the form
+// http.ServeMux matches (which it otherwise redirects to): rooted, without
+// empty, "." or ".." segments. "OPTIONS *" is not.
+func canonicalPath(r *http.Request) bool {
+	p := r.URL.EscapedPath()
+	if r.Method == http.MethodConnect {
+		return true // ServeMux does not clean CONNECT paths
+	}
+	if p == "" || p[0] != '/' {
+		return false
+	}
+	c := path.Clean(p)
+	if strings.HasSuffix(p, "/") && c != "/" {
+		c += "/"
+	}
+	return c == p
 }
 
 // jsonStatusWriter turns the mux's plain-text 404/405 into JSON errors.
@@ -753,7 +784,13 @@ const (
 // previous admin token, all in constant time over their SHA-256 (no early
 // exit, so timing reveals neither which nor how much matched).
 func (s *Server) adminTokenMatch(r *http.Request) int {
-	tok, ok := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer ")
+	// Exactly one Authorization field: with several, a proxy in front and
+	// the gateway could each act on a different one, so none is believed.
+	vals := r.Header.Values("Authorization")
+	tok, ok := "", false
+	if len(vals) == 1 {
+		tok, ok = strings.CutPrefix(vals[0], "Bearer ")
+	}
 	h := sha256.Sum256([]byte(tok))
 	cur := subtle.ConstantTimeCompare(h[:], s.adminHash[:])
 	prev := 0
