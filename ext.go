@@ -82,6 +82,12 @@ func (e *Extensions) Set(key string, v ExtValue) error {
 	if key == "" {
 		return wireError("extension key must not be empty")
 	}
+	return e.set(key, v)
+}
+
+// set is Set without the non-empty key rule (the reference decodes empty
+// keys); the size and count bounds still apply.
+func (e *Extensions) set(key string, v ExtValue) error {
 	if e.fields == nil {
 		e.fields = make(map[string]ExtValue)
 	}

@@ -5,6 +5,7 @@ import (
 	"context"
 	"crypto"
 	"encoding/json"
+	"errors"
 	"fmt"
 )
 
@@ -281,6 +282,13 @@ func (pr ProvableReceipt) VerifyCommitment() bool {
 // fixes: the chain must be anchored at this passport (principal and scope),
 // the intent's action bit must be in the passport mask, and verification,
 // revocation and nonces go through v and st like any authorization.
+//
+// The passport's root cert binds its sub-certs even when the chain leaves
+// it out (the reference's [sub, …] shape, Passport.Chain): Guard then
+// checks the root's validity window with v's clock and drift, and its
+// revocation in the same storage step as the chain's certs, so revoking a
+// passport stops every sub-cert guarded by it (the reference checks
+// neither, PROTOCOL.md §9.5 and §7.9).
 func (p *Passport) Guard(ctx context.Context, v *Verifier, req *Request, tenant string, st Consumer) (*ProvableReceipt, error) {
 	if req.Chain == nil || req.Chain.PrincipalPK != p.Cert.DelegatorPK || req.Chain.PrincipalScope != p.Cert.ScopeRoot {
 		return nil, newErr(ErrRootMismatch, "chain is not anchored at this passport")
@@ -288,10 +296,42 @@ func (p *Passport) Guard(ctx context.Context, v *Verifier, req *Request, tenant 
 	if req.Action != "" && !MaskOf(req.Action).SubsetOf(p.Mask) {
 		return nil, newErr(ErrNarrowingViolation, "")
 	}
-	res, err := v.Authorize(ctx, req, tenant, st)
+	rootFP := p.Cert.Fingerprint()
+	if len(req.Chain.Certs) > 0 && req.Chain.Certs[0].Fingerprint() == rootFP {
+		// The root is hop 0: verified like every cert of the chain.
+		res, err := v.Authorize(ctx, req, tenant, st)
+		if err != nil {
+			return nil, err
+		}
+		return p.receipt(res), nil
+	}
+	now := uint64(max(v.now().Unix(), 0))
+	if p.Cert.IssuedAt > satAdd(now, v.drift) {
+		return nil, newErr(ErrNotYetValid, fmt.Sprintf("passport root cert not yet valid (issued_at=%d, now=%d)", p.Cert.IssuedAt, now))
+	}
+	if p.Cert.ExpirationUnix < satSub(now, v.drift) {
+		return nil, newErr(ErrExpired, fmt.Sprintf("passport root cert has expired (expiry=%d, now=%d)", p.Cert.ExpirationUnix, now))
+	}
+	res, err := v.Verify(req)
 	if err != nil {
 		return nil, err
 	}
+	// The root's fingerprint goes last, after the chain's hops, so a
+	// revoked hop keeps its index.
+	n := len(res.Fingerprints)
+	res.Fingerprints = append(res.Fingerprints[:n:n], rootFP)
+	if err := Consume(ctx, st, tenant, res); err != nil {
+		var e *Error
+		if errors.As(err, &e) && e.Kind == ErrRevoked && e.HasHop && e.Hop == n {
+			return nil, &Error{Kind: ErrRevoked, Detail: "the passport's root cert is revoked", Err: e.Err}
+		}
+		return nil, err
+	}
+	return p.receipt(res), nil
+}
+
+// receipt is the ProvableReceipt of an authorization under p.
+func (p *Passport) receipt(res *Result) *ProvableReceipt {
 	return &ProvableReceipt{Inner: res.Receipt, PassportNamespace: p.Namespace,
-		NarrowingCommitment: p.Mask.Commitment(), MaskHex: p.Mask.Hex()}, nil
+		NarrowingCommitment: p.Mask.Commitment(), MaskHex: p.Mask.Hex()}
 }

@@ -269,7 +269,7 @@ func (v *Verifier) verify(req *Request, nowT time.Time) (*Result, error) {
 		}
 		res.Nonces = []store.Nonce{{
 			Key:       NonceKey(req.Executor, req.PoP.Nonce),
-			ExpiresAt: expiryTime(satAdd(now, 2*v.drift)),
+			ExpiresAt: expiryTime(satAdd(satAdd(now, v.drift), v.drift)),
 		}}
 	} else {
 		from := n - 1

@@ -474,15 +474,9 @@ func (r *jsonReader) extensions(e *Extensions) error {
 			default:
 				return fmt.Errorf("extension %q: data did not match any variant of untagged enum ExtValue", key)
 			}
-			if key == "" {
-				// The reference decodes empty keys; Set refuses them.
-				if e.fields == nil {
-					e.fields = make(map[string]ExtValue)
-				}
-				e.fields[key] = v
-				return nil
-			}
-			return e.Set(key, v)
+			// The reference decodes empty keys (Set refuses them); the
+			// bounds apply to every key.
+			return e.set(key, v)
 		})
 	})
 }
