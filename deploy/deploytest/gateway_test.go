@@ -28,7 +28,13 @@ var testSecrets = map[string]string{
 	"A1_ADMIN_TOKEN":     "deploy-test-admin-token-0123456789",
 	"A1_PG_PASSWORD":     "deploy-test-pg-password",
 	"A1_REDIS_PASSWORD":  "deploy-test-redis-password",
-	"A1_PG_URL":          "postgres://a1:pw@pgbouncer:6432/a1?sslmode=verify-full",
+	"A1_PG_URL":          "postgres://a1_gateway:pw@pgbouncer:6432/a1?sslmode=verify-full",
+}
+
+// otherSecrets stand in for the Kubernetes Secrets other than the
+// gateway's, by name: the migration Job's owner credentials.
+var otherSecrets = map[string]map[string]string{
+	"a1-migrate": {"A1_PG_URL": "postgres://a1_owner:pw@postgres:5432/a1?sslmode=verify-full"},
 }
 
 // repoPath is a path inside the repository; the tests run in

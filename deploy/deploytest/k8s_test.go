@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"maps"
+	"net/url"
 	"regexp"
 	"slices"
 	"strconv"
@@ -16,6 +17,7 @@ import (
 
 	"github.com/a1-go/a1/gateway"
 	appsv1 "k8s.io/api/apps/v1"
+	batchv1 "k8s.io/api/batch/v1"
 	corev1 "k8s.io/api/core/v1"
 	policyv1 "k8s.io/api/policy/v1"
 	"k8s.io/apimachinery/pkg/api/resource"
@@ -27,12 +29,12 @@ import (
 	k8syaml "k8s.io/apimachinery/pkg/util/yaml"
 )
 
-// k8sDecoder decodes core/v1, apps/v1 and policy/v1 objects strictly:
+// k8sDecoder decodes core/v1, apps/v1, batch/v1 and policy/v1 objects strictly:
 // unknown and duplicate fields are errors, as `kubectl apply
 // --validate=strict` makes them.
 var k8sDecoder = func() runtime.Decoder {
 	scheme := runtime.NewScheme()
-	for _, add := range []func(*runtime.Scheme) error{corev1.AddToScheme, appsv1.AddToScheme, policyv1.AddToScheme} {
+	for _, add := range []func(*runtime.Scheme) error{corev1.AddToScheme, appsv1.AddToScheme, batchv1.AddToScheme, policyv1.AddToScheme} {
 		if err := add(scheme); err != nil {
 			panic(err)
 		}
@@ -48,14 +50,19 @@ type manifest struct {
 	dep *appsv1.Deployment
 	svc *corev1.Service
 	pdb *policyv1.PodDisruptionBudget
+	job *batchv1.Job // the migration Job (PostgreSQL)
 
+	// The Secrets the documented kubectl commands create: the first is the
+	// gateway's (secretName, secretKeys).
+	secrets    map[string]*kubeSecret
 	secretName string
 	secretKeys []string
 	image      *image
 }
 
 // decodeManifest decodes every YAML document of src into a typed object;
-// it wants one ConfigMap, Deployment, Service and PodDisruptionBudget.
+// it wants one ConfigMap, Deployment, Service and PodDisruptionBudget, and
+// at most one Job.
 func decodeManifest(src string, img *image) (*manifest, error) {
 	m := &manifest{image: img}
 	r := k8syaml.NewYAMLReader(bufio.NewReader(strings.NewReader(src)))
@@ -84,6 +91,8 @@ func decodeManifest(src string, img *image) (*manifest, error) {
 			err = setOnce(&m.svc, o, dup)
 		case *policyv1.PodDisruptionBudget:
 			err = setOnce(&m.pdb, o, dup)
+		case *batchv1.Job:
+			err = setOnce(&m.job, o, dup)
 		default:
 			err = fmt.Errorf("document %d: unexpected %s", n, gvk)
 		}
@@ -94,10 +103,11 @@ func decodeManifest(src string, img *image) (*manifest, error) {
 	if m.cm == nil || m.dep == nil || m.svc == nil || m.pdb == nil {
 		return nil, errors.New("want a ConfigMap, a Deployment, a Service and a PodDisruptionBudget")
 	}
-	var err error
-	if m.secretName, m.secretKeys, err = kubectlSecret(src); err != nil {
+	order, secrets, err := kubectlSecrets(src)
+	if err != nil {
 		return nil, err
 	}
+	m.secrets, m.secretName, m.secretKeys = secrets, order[0], secrets[order[0]].keys
 	return m, nil
 }
 
@@ -121,10 +131,40 @@ func uncommented(doc []byte) []byte {
 	return b.Bytes()
 }
 
-// kubectlSecret reads the name and keys of the Secret created by the
-// `kubectl create secret generic` command in the manifest's comments.
-func kubectlSecret(src string) (name string, keys []string, err error) {
+// kubeSecret is a Secret created by a `kubectl create secret generic`
+// command in the manifest's comments.
+type kubeSecret struct {
+	keys     []string
+	literals map[string]string // the single-quoted --from-literal values
+}
+
+// kubectlSecrets reads the `kubectl create secret generic` commands in the
+// manifest's comments, in order.
+func kubectlSecrets(src string) (order []string, secrets map[string]*kubeSecret, err error) {
+	secrets = map[string]*kubeSecret{}
 	var cmd strings.Builder
+	flush := func() error {
+		defer cmd.Reset()
+		f := strings.Fields(cmd.String())
+		if len(f) < 5 {
+			return fmt.Errorf("%q: no secret name", cmd.String())
+		}
+		name, ks := f[4], &kubeSecret{literals: map[string]string{}}
+		for _, m := range regexp.MustCompile(`--from-literal=([A-Za-z0-9_]+)=('([^']*)')?`).FindAllStringSubmatch(cmd.String(), -1) {
+			ks.keys = append(ks.keys, m[1])
+			if m[2] != "" {
+				ks.literals[m[1]] = m[3]
+			}
+		}
+		if len(ks.keys) == 0 {
+			return fmt.Errorf("the kubectl command for secret %s has no --from-literal keys", name)
+		}
+		if secrets[name] != nil {
+			return fmt.Errorf("secret %s is created twice", name)
+		}
+		order, secrets[name] = append(order, name), ks
+		return nil
+	}
 	for line := range strings.Lines(src) {
 		c, ok := strings.CutPrefix(strings.TrimSpace(line), "#")
 		if !ok {
@@ -137,21 +177,33 @@ func kubectlSecret(src string) (name string, keys []string, err error) {
 		cont := strings.HasSuffix(c, `\`)
 		cmd.WriteString(strings.TrimSuffix(c, `\`) + " ")
 		if !cont {
-			break
+			if err := flush(); err != nil {
+				return nil, nil, err
+			}
 		}
 	}
-	f := strings.Fields(cmd.String())
-	if len(f) < 5 {
-		return "", nil, errors.New("the comments document no `kubectl create secret generic NAME` command")
+	if len(order) == 0 {
+		return nil, nil, errors.New("the comments document no `kubectl create secret generic NAME` command")
 	}
-	name = f[4]
-	for _, m := range regexp.MustCompile(`--from-literal=([A-Za-z0-9_]+)=`).FindAllStringSubmatch(cmd.String(), -1) {
-		keys = append(keys, m[1])
+	return order, secrets, nil
+}
+
+// testSecretValue is what the test puts in Secret name under key: the
+// operator's stand-ins (testSecrets) for the gateway's Secret, otherSecrets
+// for the others.
+func (m *manifest) testSecretValue(name, key string) (string, error) {
+	ks := m.secrets[name]
+	if ks == nil {
+		return "", fmt.Errorf("Secret %q is not one the documented kubectl commands create", name)
 	}
-	if len(keys) == 0 {
-		return "", nil, fmt.Errorf("the kubectl command for secret %s has no --from-literal keys", name)
+	v, ok := testSecrets[key]
+	if name != m.secretName {
+		v, ok = otherSecrets[name][key]
 	}
-	return name, keys, nil
+	if !ok || !slices.Contains(ks.keys, key) {
+		return "", fmt.Errorf("Secret %s has no key %s in the documented kubectl command, or the test has no value for it", name, key)
+	}
+	return v, nil
 }
 
 func (m *manifest) pod() *corev1.PodSpec { return &m.dep.Spec.Template.Spec }
@@ -172,17 +224,15 @@ func (m *manifest) env() (map[string]string, error) {
 	if err != nil {
 		return nil, err
 	}
+	return m.envOf(c)
+}
+
+// envOf is the environment of container c (of this manifest, running the
+// image), assembled as the kubelet does.
+func (m *manifest) envOf(c *corev1.Container) (map[string]string, error) {
+	var err error
 	env := m.image.runEnv()
-	secret := func(name, key string) (string, error) {
-		if name != m.secretName {
-			return "", fmt.Errorf("Secret %q is not the one the documented kubectl command creates (%q)", name, m.secretName)
-		}
-		v, ok := testSecrets[key]
-		if !ok || !slices.Contains(m.secretKeys, key) {
-			return "", fmt.Errorf("Secret %s has no key %s in the documented kubectl command, or the test has no value for it", name, key)
-		}
-		return v, nil
-	}
+	secret := m.testSecretValue
 	configMap := func(name string) error {
 		if name != m.cm.Name {
 			return fmt.Errorf("ConfigMap %q is not the manifest's (%q)", name, m.cm.Name)
@@ -199,7 +249,11 @@ func (m *manifest) env() (map[string]string, error) {
 				env[src.Prefix+k] = v
 			}
 		case src.SecretRef != nil:
-			for _, k := range m.secretKeys {
+			ks := m.secrets[src.SecretRef.Name]
+			if ks == nil {
+				return nil, fmt.Errorf("Secret %q is not one the documented kubectl commands create", src.SecretRef.Name)
+			}
+			for _, k := range ks.keys {
 				v, err := secret(src.SecretRef.Name, k)
 				if err != nil {
 					return nil, err
@@ -397,71 +451,28 @@ var k8sChecks = []check[manifest]{
 		if err != nil {
 			return err
 		}
-		pod := m.pod().SecurityContext
-		if pod == nil {
-			pod = &corev1.PodSecurityContext{}
-		}
-		sc := c.SecurityContext
-		if sc == nil {
-			return errors.New("the gateway container has no securityContext")
-		}
-		runAsNonRoot, runAsUser, seccomp := pod.RunAsNonRoot, pod.RunAsUser, pod.SeccompProfile
-		if sc.RunAsNonRoot != nil {
-			runAsNonRoot = sc.RunAsNonRoot
-		}
-		if sc.RunAsUser != nil {
-			runAsUser = sc.RunAsUser
-		}
-		if sc.SeccompProfile != nil {
-			seccomp = sc.SeccompProfile
-		}
-		var errs []error
-		if runAsNonRoot == nil || !*runAsNonRoot {
-			errs = append(errs, errors.New("runAsNonRoot is not true"))
-		}
-		if runAsUser != nil && (*runAsUser == 0 || *runAsUser != int64(m.image.uid)) {
-			errs = append(errs, fmt.Errorf("runAsUser %d is not the image's USER %d", *runAsUser, m.image.uid))
-		}
-		if sc.ReadOnlyRootFilesystem == nil || !*sc.ReadOnlyRootFilesystem {
-			errs = append(errs, errors.New("readOnlyRootFilesystem is not true"))
-		}
-		if sc.AllowPrivilegeEscalation == nil || *sc.AllowPrivilegeEscalation {
-			errs = append(errs, errors.New("allowPrivilegeEscalation is not false"))
-		}
-		if sc.Privileged != nil && *sc.Privileged {
-			errs = append(errs, errors.New("privileged"))
-		}
-		if sc.Capabilities == nil || !slices.Contains(sc.Capabilities.Drop, "ALL") || len(sc.Capabilities.Add) > 0 {
-			errs = append(errs, fmt.Errorf("capabilities %+v: want drop [ALL] and no add", sc.Capabilities))
-		}
-		if seccomp == nil || (seccomp.Type != corev1.SeccompProfileTypeRuntimeDefault && seccomp.Type != corev1.SeccompProfileTypeLocalhost) {
-			errs = append(errs, fmt.Errorf("seccompProfile %+v: want RuntimeDefault", seccomp))
-		}
-		return errors.Join(errs...)
+		return m.hardened(m.pod(), c)
 	}},
 	{"resources", func(m *manifest) error {
 		c, err := m.container()
 		if err != nil {
 			return err
 		}
-		req, lim := c.Resources.Requests, c.Resources.Limits
-		var errs []error
-		for _, r := range []corev1.ResourceName{corev1.ResourceCPU, corev1.ResourceMemory} {
-			if q, ok := req[r]; !ok || q.Sign() <= 0 {
-				errs = append(errs, fmt.Errorf("no %s request", r))
-			}
-		}
-		// A memory limit is required; a CPU limit is optional (throttling).
-		if q, ok := lim[corev1.ResourceMemory]; !ok || q.Sign() <= 0 {
-			errs = append(errs, errors.New("no memory limit"))
-		}
-		for r, l := range lim {
-			if q, ok := req[r]; ok && l.Cmp(q) < 0 {
-				errs = append(errs, fmt.Errorf("%s limit %s is below the request %s", r, l.String(), q.String()))
-			}
-		}
-		return errors.Join(errs...)
+		return sized(c)
 	}},
+	{"spread", func(m *manifest) error {
+		for _, tc := range m.pod().TopologySpreadConstraints {
+			if tc.TopologyKey != "kubernetes.io/hostname" && tc.TopologyKey != "topology.kubernetes.io/zone" {
+				continue
+			}
+			if tc.MaxSkew < 1 {
+				return fmt.Errorf("topology spread over %s: maxSkew %d", tc.TopologyKey, tc.MaxSkew)
+			}
+			return selects(tc.LabelSelector, m.dep.Spec.Template.Labels)
+		}
+		return errors.New("no topologySpreadConstraints over nodes or zones: the scheduler may put every replica on one node")
+	}},
+	{"migration job", func(m *manifest) error { return m.checkMigrationJob() }},
 	{"gateway config", func(m *manifest) error {
 		cfg, err := m.config()
 		if err != nil {
@@ -513,6 +524,183 @@ var k8sChecks = []check[manifest]{
 	}},
 }
 
+// hardened checks a container's effective security context (its own over
+// its pod's): non-root as the image's USER, read-only root filesystem, no
+// privilege escalation, every capability dropped, a seccomp profile.
+func (m *manifest) hardened(podSpec *corev1.PodSpec, c *corev1.Container) error {
+	pod := podSpec.SecurityContext
+	if pod == nil {
+		pod = &corev1.PodSecurityContext{}
+	}
+	sc := c.SecurityContext
+	if sc == nil {
+		return fmt.Errorf("container %s has no securityContext", c.Name)
+	}
+	runAsNonRoot, runAsUser, seccomp := pod.RunAsNonRoot, pod.RunAsUser, pod.SeccompProfile
+	if sc.RunAsNonRoot != nil {
+		runAsNonRoot = sc.RunAsNonRoot
+	}
+	if sc.RunAsUser != nil {
+		runAsUser = sc.RunAsUser
+	}
+	if sc.SeccompProfile != nil {
+		seccomp = sc.SeccompProfile
+	}
+	var errs []error
+	if runAsNonRoot == nil || !*runAsNonRoot {
+		errs = append(errs, errors.New("runAsNonRoot is not true"))
+	}
+	if runAsUser != nil && (*runAsUser == 0 || *runAsUser != int64(m.image.uid)) {
+		errs = append(errs, fmt.Errorf("runAsUser %d is not the image's USER %d", *runAsUser, m.image.uid))
+	}
+	if sc.ReadOnlyRootFilesystem == nil || !*sc.ReadOnlyRootFilesystem {
+		errs = append(errs, errors.New("readOnlyRootFilesystem is not true"))
+	}
+	if sc.AllowPrivilegeEscalation == nil || *sc.AllowPrivilegeEscalation {
+		errs = append(errs, errors.New("allowPrivilegeEscalation is not false"))
+	}
+	if sc.Privileged != nil && *sc.Privileged {
+		errs = append(errs, errors.New("privileged"))
+	}
+	if sc.Capabilities == nil || !slices.Contains(sc.Capabilities.Drop, "ALL") || len(sc.Capabilities.Add) > 0 {
+		errs = append(errs, fmt.Errorf("capabilities %+v: want drop [ALL] and no add", sc.Capabilities))
+	}
+	if seccomp == nil || (seccomp.Type != corev1.SeccompProfileTypeRuntimeDefault && seccomp.Type != corev1.SeccompProfileTypeLocalhost) {
+		errs = append(errs, fmt.Errorf("seccompProfile %+v: want RuntimeDefault", seccomp))
+	}
+	if podSpec.AutomountServiceAccountToken == nil || *podSpec.AutomountServiceAccountToken {
+		errs = append(errs, errors.New("the pod mounts a service account token it has no use for"))
+	}
+	return errors.Join(errs...)
+}
+
+// sized checks that a container requests CPU and memory and has a memory
+// limit (a CPU limit is optional: throttling) no lower than its request.
+func sized(c *corev1.Container) error {
+	req, lim := c.Resources.Requests, c.Resources.Limits
+	var errs []error
+	for _, r := range []corev1.ResourceName{corev1.ResourceCPU, corev1.ResourceMemory} {
+		if q, ok := req[r]; !ok || q.Sign() <= 0 {
+			errs = append(errs, fmt.Errorf("container %s: no %s request", c.Name, r))
+		}
+	}
+	if q, ok := lim[corev1.ResourceMemory]; !ok || q.Sign() <= 0 {
+		errs = append(errs, fmt.Errorf("container %s: no memory limit", c.Name))
+	}
+	for r, l := range lim {
+		if q, ok := req[r]; ok && l.Cmp(q) < 0 {
+			errs = append(errs, fmt.Errorf("container %s: %s limit %s is below the request %s", c.Name, r, l.String(), q.String()))
+		}
+	}
+	return errors.Join(errs...)
+}
+
+// checkMigrationJob: on PostgreSQL the replicas run least-privileged
+// (ADR 0013): they do not migrate, a Job does, as the schema's owner from
+// a Secret of its own, and grants the role the gateway's URL logs in as.
+func (m *manifest) checkMigrationJob() error {
+	cfg, err := m.config()
+	if err != nil {
+		return err
+	}
+	if cfg.Store != gateway.StorePostgres {
+		return nil
+	}
+	if cfg.Migrate {
+		return errors.New("the replicas migrate (A1_MIGRATE=true), which needs the owner's credentials in every gateway pod: leave it to the Job")
+	}
+	job := m.job
+	if job == nil {
+		return errors.New("no migration Job: nothing migrates the schema")
+	}
+	ps := &job.Spec.Template.Spec
+	if len(ps.Containers) != 1 {
+		return fmt.Errorf("the Job has %d containers, want 1", len(ps.Containers))
+	}
+	c := &ps.Containers[0]
+	gw, _ := m.container()
+	if c.Image != gw.Image {
+		return fmt.Errorf("the Job runs %s, the Deployment %s: migrations must be the gateway release's", c.Image, gw.Image)
+	}
+	role, err := migrateGrant(c)
+	if err != nil {
+		return err
+	}
+	gwURL, err := m.documentedPGURL(m.secretName)
+	if err != nil {
+		return err
+	}
+	if gwURL.User.Username() != role {
+		return fmt.Errorf("the Job grants %q but the gateway logs in as %q", role, gwURL.User.Username())
+	}
+	var jobSecret string
+	for _, src := range c.EnvFrom {
+		if src.SecretRef != nil {
+			jobSecret = src.SecretRef.Name
+		}
+	}
+	if jobSecret == "" || jobSecret == m.secretName {
+		return fmt.Errorf("the Job reads Secret %q: the owner's credentials need a Secret of their own", jobSecret)
+	}
+	for _, src := range gw.EnvFrom {
+		if src.SecretRef != nil && src.SecretRef.Name == jobSecret {
+			return fmt.Errorf("the gateway pods get the owner's Secret %s", jobSecret)
+		}
+	}
+	env, err := m.envOf(c)
+	if err != nil {
+		return fmt.Errorf("Job: %w", err)
+	}
+	if env["A1_PG_URL"] == "" {
+		return errors.New("the Job has no A1_PG_URL")
+	}
+	ownerURL, err := m.documentedPGURL(jobSecret)
+	if err != nil {
+		return err
+	}
+	if ownerURL.User.Username() == role {
+		return fmt.Errorf("the Job migrates as %q, the gateway's own role", role)
+	}
+	if p := ps.RestartPolicy; p != corev1.RestartPolicyOnFailure && p != corev1.RestartPolicyNever {
+		return fmt.Errorf("Job restartPolicy %q", p)
+	}
+	if err := m.hardened(ps, c); err != nil {
+		return fmt.Errorf("Job: %w", err)
+	}
+	return sized(c)
+}
+
+// migrateGrant is the role of the Job's `a1 migrate --grant ROLE`.
+func migrateGrant(c *corev1.Container) (string, error) {
+	args := slices.Concat(c.Command, c.Args)
+	if len(args) == 0 || args[0] != "migrate" {
+		return "", fmt.Errorf("the Job runs %q, want `a1 migrate --grant ROLE`", args)
+	}
+	for i, a := range args {
+		if v, ok := strings.CutPrefix(a, "--grant="); ok {
+			return v, nil
+		}
+		if a == "--grant" && i+1 < len(args) {
+			return args[i+1], nil
+		}
+	}
+	return "", fmt.Errorf("the Job runs %q without --grant: the gateway's role gets no privileges", args)
+}
+
+// documentedPGURL is the A1_PG_URL the documented kubectl command puts in
+// Secret name.
+func (m *manifest) documentedPGURL(name string) (*url.URL, error) {
+	ks := m.secrets[name]
+	if ks == nil || ks.literals["A1_PG_URL"] == "" {
+		return nil, fmt.Errorf("the kubectl command for Secret %q documents no A1_PG_URL", name)
+	}
+	u, err := url.Parse(ks.literals["A1_PG_URL"])
+	if err != nil || u.User == nil || u.User.Username() == "" {
+		return nil, fmt.Errorf("Secret %s: the documented A1_PG_URL names no user", name)
+	}
+	return u, nil
+}
+
 func replicasString(r *int32) string {
 	if r == nil {
 		return "unset"
@@ -556,8 +744,15 @@ func TestKubernetesManifestRejects(t *testing.T) {
 		{name: "duplicate field", text: replace("  replicas: 3\n", "  replicas: 3\n  replicas: 2\n")},
 		{name: "wrong type", text: replace("replicas: 3", `replicas: "three"`)},
 		{name: "unknown kind", text: replace("kind: PodDisruptionBudget", "kind: PodDisruptionBudgets")},
-		{name: "no secret command", text: replace("kubectl create secret generic", "kubectl create secret")},
-		{name: "missing object", text: func(s string) string { return s[:strings.LastIndex(s, "---")] }},
+		{name: "no secret command", text: func(s string) string {
+			return strings.ReplaceAll(s, "kubectl create secret generic", "kubectl create secret")
+		}},
+		{name: "secret created twice", text: replace("kubectl create secret generic a1-migrate", "kubectl create secret generic a1-gateway")},
+		{name: "missing object", text: func(s string) string { // the PodDisruptionBudget
+			i := strings.Index(s, "apiVersion: policy/v1")
+			return s[:i] + s[i+strings.Index(s[i:], "---"):]
+		}},
+		{name: "second job", text: func(s string) string { return s + s[strings.LastIndex(s, "---"):] }},
 
 		{name: "one replica", check: "replicas", obj: func(m *manifest) { *m.dep.Spec.Replicas = 1 }},
 		{name: "selector", check: "deployment selector", obj: func(m *manifest) { m.dep.Spec.Selector.MatchLabels["app"] = "other" }},
@@ -640,6 +835,39 @@ func TestKubernetesManifestRejects(t *testing.T) {
 			c.EnvFrom[1].SecretRef.Name = "a1"
 		}},
 		{name: "no proxies", check: "gateway config", obj: func(m *manifest) { delete(m.cm.Data, "A1_TRUSTED_PROXIES") }},
+		{name: "no spread", check: "spread", obj: func(m *manifest) { m.pod().TopologySpreadConstraints = nil }},
+		{name: "spread over other pods", check: "spread", obj: func(m *manifest) {
+			m.pod().TopologySpreadConstraints[0].LabelSelector.MatchLabels = map[string]string{"app": "a1-migrate"}
+		}},
+		{name: "service account token", check: "security context", obj: func(m *manifest) { m.pod().AutomountServiceAccountToken = nil }},
+		{name: "replicas migrate", check: "migration job", obj: func(m *manifest) { m.cm.Data["A1_MIGRATE"] = "true" }},
+		{name: "no job", check: "migration job", obj: func(m *manifest) { m.job = nil }},
+		{name: "job of another release", check: "migration job", obj: func(m *manifest) { m.job.Spec.Template.Spec.Containers[0].Image = "ghcr.io/a1-go/a1:v0.0.9" }},
+		{name: "job without grant", check: "migration job", obj: func(m *manifest) {
+			m.job.Spec.Template.Spec.Containers[0].Args = []string{"migrate"}
+		}},
+		{name: "job grants another role", check: "migration job", obj: func(m *manifest) {
+			m.job.Spec.Template.Spec.Containers[0].Args = []string{"migrate", "--grant=a1"}
+		}},
+		{name: "job runs the gateway", check: "migration job", obj: func(m *manifest) {
+			m.job.Spec.Template.Spec.Containers[0].Args = []string{"gateway"}
+		}},
+		{name: "job with the gateway's secret", check: "migration job", obj: func(m *manifest) {
+			m.job.Spec.Template.Spec.Containers[0].EnvFrom[0].SecretRef.Name = "a1-gateway"
+		}},
+		{name: "gateway with the owner's secret", check: "migration job", obj: func(m *manifest) {
+			c, _ := m.container()
+			c.EnvFrom = append(c.EnvFrom, corev1.EnvFromSource{SecretRef: &corev1.SecretEnvSource{LocalObjectReference: corev1.LocalObjectReference{Name: "a1-migrate"}}})
+		}},
+		{name: "job as the gateway role", check: "migration job", obj: func(m *manifest) {
+			m.secrets["a1-migrate"].literals["A1_PG_URL"] = "postgres://a1_gateway:pw@postgres:5432/a1"
+		}},
+		{name: "job restarts always", check: "migration job", obj: func(m *manifest) { m.job.Spec.Template.Spec.RestartPolicy = corev1.RestartPolicyAlways }},
+		{name: "job as root", check: "migration job", obj: func(m *manifest) { m.job.Spec.Template.Spec.SecurityContext.RunAsUser = ptr(0) }},
+		{name: "job writable root", check: "migration job", obj: func(m *manifest) {
+			m.job.Spec.Template.Spec.Containers[0].SecurityContext.ReadOnlyRootFilesystem = nil
+		}},
+		{name: "job without limits", check: "migration job", obj: func(m *manifest) { m.job.Spec.Template.Spec.Containers[0].Resources.Limits = nil }},
 		{name: "grace too short", check: "shutdown budget", obj: func(m *manifest) { m.pod().TerminationGracePeriodSeconds = ptr(20) }},
 		{name: "shutdown too long", check: "shutdown budget", obj: func(m *manifest) { env(m, "A1_SHUTDOWN_TIMEOUT", "15s") }},
 		{name: "default shutdown", check: "shutdown budget", obj: func(m *manifest) {
