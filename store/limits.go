@@ -3,6 +3,7 @@ package store
 import (
 	"errors"
 	"fmt"
+	"strings"
 	"time"
 	"unicode/utf8"
 )
@@ -102,6 +103,14 @@ func (r *AuthorizeRequest) Check() error {
 	return nil
 }
 
+// checkText reports whether s can be stored as text by every backend: at
+// most MaxTextLen bytes of valid UTF-8 without NUL (a PostgreSQL text
+// column holds nothing else, and the other backends must not accept what
+// one refuses with an error that would look like an outage).
+func checkText(s string) bool {
+	return len(s) <= MaxTextLen && utf8.ValidString(s) && strings.IndexByte(s, 0) < 0
+}
+
 // CheckRevocations validates a Revoke batch.
 func CheckRevocations(tenant string, revs []Revocation) error {
 	if err := CheckTenant(tenant); err != nil {
@@ -111,8 +120,8 @@ func CheckRevocations(tenant string, revs []Revocation) error {
 		return invalid("%d revocations, limit %d", len(revs), MaxRevokeBatch)
 	}
 	for i := range revs {
-		if len(revs[i].Reason) > MaxTextLen || len(revs[i].Actor) > MaxTextLen {
-			return invalid("revocation %d: reason or actor longer than %d bytes", i, MaxTextLen)
+		if !checkText(revs[i].Reason) || !checkText(revs[i].Actor) {
+			return invalid("revocation %d: reason or actor longer than %d bytes, not UTF-8 or with NUL", i, MaxTextLen)
 		}
 	}
 	return nil
@@ -123,8 +132,8 @@ func CheckRoot(tenant string, r Root) error {
 	if err := CheckTenant(tenant); err != nil {
 		return err
 	}
-	if len(r.Label) > MaxTextLen || len(r.AddedBy) > MaxTextLen {
-		return invalid("root label or added-by longer than %d bytes", MaxTextLen)
+	if !checkText(r.Label) || !checkText(r.AddedBy) {
+		return invalid("root label or added-by longer than %d bytes, not UTF-8 or with NUL", MaxTextLen)
 	}
 	return nil
 }
@@ -204,6 +213,9 @@ func unhex(c byte) int {
 func CheckRate(key string, ratePerSec float64, burst int) error {
 	if len(key) > MaxRateKeyLen {
 		return invalid("rate key longer than %d bytes", MaxRateKeyLen)
+	}
+	if !checkText(key) {
+		return invalid("rate key is not UTF-8 or holds NUL")
 	}
 	if !(ratePerSec >= MinRatePerSec && ratePerSec <= MaxRatePerSec) {
 		return invalid("rate %v outside [%v, %v]", ratePerSec, MinRatePerSec, MaxRatePerSec)

@@ -94,7 +94,11 @@ type Store struct {
 //
 // Client retries are disabled: a retried Authorize whose first attempt
 // did run would answer "replay" to a legitimate request. A failure
-// surfaces as ErrUnavailable instead and the caller fails closed.
+// surfaces as ErrUnavailable instead and the caller fails closed. (The
+// cluster client retries a failed connection regardless of MaxRetries, so
+// every script is also sent as a command marked never to be retried; only
+// MOVED/ASK redirections, after which the script has not run, are
+// followed.)
 func Open(rawURL string, o Options) (*Store, error) {
 	c, err := newClient(rawURL, o)
 	if err != nil {
@@ -106,7 +110,7 @@ func Open(rawURL string, o Options) (*Store, error) {
 func newClient(rawURL string, o Options) (goredis.UniversalClient, error) {
 	u, err := url.Parse(rawURL)
 	if err != nil {
-		return nil, fmt.Errorf("redis: parse URL: %w", err)
+		return nil, fmt.Errorf("redis: parse URL: %w", redactURLError(err))
 	}
 	q := u.Query()
 	timeout := o.Timeout
@@ -117,7 +121,7 @@ func newClient(rawURL string, o Options) (goredis.UniversalClient, error) {
 	case q.Has("master_name"):
 		fo, err := goredis.ParseFailoverURL(rawURL)
 		if err != nil {
-			return nil, fmt.Errorf("redis: parse sentinel URL: %w", err)
+			return nil, fmt.Errorf("redis: parse sentinel URL: %w", redactURLError(err))
 		}
 		clientPolicy(timeout, &fo.MaxRetries, &fo.ContextTimeoutEnabled,
 			&fo.DialTimeout, &fo.ReadTimeout, &fo.WriteTimeout, &fo.PoolTimeout)
@@ -127,7 +131,7 @@ func newClient(rawURL string, o Options) (goredis.UniversalClient, error) {
 		u.RawQuery = q.Encode()
 		co, err := goredis.ParseClusterURL(u.String())
 		if err != nil {
-			return nil, fmt.Errorf("redis: parse cluster URL: %w", err)
+			return nil, fmt.Errorf("redis: parse cluster URL: %w", redactURLError(err))
 		}
 		clientPolicy(timeout, &co.MaxRetries, &co.ContextTimeoutEnabled,
 			&co.DialTimeout, &co.ReadTimeout, &co.WriteTimeout, &co.PoolTimeout)
@@ -135,12 +139,28 @@ func newClient(rawURL string, o Options) (goredis.UniversalClient, error) {
 	default:
 		so, err := goredis.ParseURL(rawURL)
 		if err != nil {
-			return nil, fmt.Errorf("redis: parse URL: %w", err)
+			return nil, fmt.Errorf("redis: parse URL: %w", redactURLError(err))
 		}
 		clientPolicy(timeout, &so.MaxRetries, &so.ContextTimeoutEnabled,
 			&so.DialTimeout, &so.ReadTimeout, &so.WriteTimeout, &so.PoolTimeout)
 		return goredis.NewClient(so), nil
 	}
+}
+
+// redactURLError drops the URL from a URL parse error: net/url quotes the
+// whole input, password included, and the caller logs the error. A bad
+// percent-escape is named without its characters, which may be part of the
+// password.
+func redactURLError(err error) error {
+	var ue *url.Error
+	if !errors.As(err, &ue) {
+		return err
+	}
+	var esc url.EscapeError
+	if errors.As(ue.Err, &esc) {
+		return errors.New("malformed URL: invalid percent-escape")
+	}
+	return fmt.Errorf("malformed URL: %w", ue.Err)
 }
 
 // clientPolicy applies the store's policy to the fields of one kind of
@@ -245,7 +265,7 @@ func (s *Store) Authorize(ctx context.Context, req store.AuthorizeRequest) error
 	}
 	c, cancel := s.op(ctx)
 	defer cancel()
-	r, err := authorizeScript.Run(c, s.c, keys, args...).Int()
+	r, err := authorizeScript.run(c, s.c, keys, args...).Int()
 	if err != nil {
 		return store.Unavailable("authorize", err)
 	}
@@ -358,7 +378,7 @@ func (s *Store) sweepTenant(ctx context.Context, tenant string) (removed int, ex
 	key := s.tenantKey(tenant, "nz", nil)
 	for !s.stopped() && ctx.Err() == nil {
 		c, cancel := s.op(ctx)
-		n, err := sweepScript.Run(c, s.c, []string{key}, sweepBatch).Int()
+		n, err := sweepScript.run(c, s.c, []string{key}, sweepBatch).Int()
 		cancel()
 		switch {
 		case err != nil:
@@ -398,7 +418,7 @@ func (s *Store) Revoke(ctx context.Context, tenant string, revs []store.Revocati
 	}
 	c, cancel := s.op(ctx)
 	defer cancel()
-	n, err := revokeScript.Run(c, s.c, keys, args...).Int()
+	n, err := revokeScript.run(c, s.c, keys, args...).Int()
 	if err != nil {
 		return 0, store.Unavailable("revoke", err)
 	}
@@ -519,7 +539,7 @@ func (s *Store) AddRoot(ctx context.Context, tenant string, r store.Root) error 
 	}
 	c, cancel := s.op(ctx)
 	defer cancel()
-	ok, err := addRootScript.Run(c, s.c, []string{s.tenantKey(tenant, "roots", nil)},
+	ok, err := addRootScript.run(c, s.c, []string{s.tenantKey(tenant, "roots", nil)},
 		hex.EncodeToString(r.PublicKey[:]), rec, store.MaxRootsPerTenant).Int()
 	if err != nil {
 		return store.Unavailable("add root", err)
@@ -580,7 +600,7 @@ func (s *Store) AllowRate(ctx context.Context, key string, ratePerSec float64, b
 	iv := max(gcra.Interval(ratePerSec)/1000, 1) // µs
 	c, cancel := s.op(ctx)
 	defer cancel()
-	v, err := rateScript.Run(c, s.c, []string{s.prefix + ":rl:" + key}, iv, burst).Int64Slice()
+	v, err := rateScript.run(c, s.c, []string{s.prefix + ":rl:" + key}, iv, burst).Int64Slice()
 	if err != nil {
 		return store.RateDecision{}, store.Unavailable("allow rate", err)
 	}

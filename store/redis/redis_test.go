@@ -535,3 +535,28 @@ func TestOutage(t *testing.T) {
 		Cleanup: cleanup(url),
 	})
 }
+
+// TestOpenErrorHidesPassword: an unparsable URL must not come back quoted
+// in the error (net/url quotes the whole input), since the caller logs it.
+func TestOpenErrorHidesPassword(t *testing.T) {
+	const secret = "s3cr3tPa55"
+	for _, u := range []string{
+		"redis://user:" + secret + "%zz@127.0.0.1:6379/0",
+		"redis://user:" + secret + "@[::1/0",
+		"redis://user:" + secret + "@127.0.0.1:6379/0?master_name=m\x7f",
+		"redis://user:" + secret + "@127.0.0.1:6379/abc",
+		"redis://user:" + secret + "@127.0.0.1:6379/0?bogus=1",
+		"redis://user:" + secret + "@127.0.0.1:6379/0?cluster=true&dial_timeout=x",
+		"redis://user:" + secret + "@127.0.0.1:6379/0?master_name=m&dial_timeout=x",
+	} {
+		s, err := a1redis.Open(u, a1redis.Options{})
+		if err == nil {
+			s.Close()
+			t.Errorf("Open(%q) accepted", u)
+			continue
+		}
+		if strings.Contains(err.Error(), secret[:6]) {
+			t.Errorf("Open error reveals the password: %v", err)
+		}
+	}
+}

@@ -1,6 +1,57 @@
 package redis
 
-import goredis "github.com/redis/go-redis/v9"
+import (
+	"context"
+
+	goredis "github.com/redis/go-redis/v9"
+)
+
+// script is a Lua script run with EVALSHA, falling back to EVAL once the
+// server answers NOSCRIPT (after a restart, a failover or SCRIPT FLUSH).
+type script struct {
+	src  string
+	hash string
+}
+
+func newScript(src string) *script {
+	return &script{src: src, hash: goredis.NewScript(src).Hash()}
+}
+
+// noRetryCmd marks a command that the client must never send twice. The
+// cluster client retries a command whose connection failed (EOF, reset)
+// whatever MaxRetries says (up to MaxRedirects times); a script that had
+// run before the reply was lost would then run again, and a retried
+// Authorize answers "replay" to the request that consumed the nonce.
+// MOVED and ASK redirections, which mean the script did not run, are still
+// followed.
+type noRetryCmd struct{ *goredis.Cmd }
+
+func (noRetryCmd) NoRetry() bool { return true }
+
+// run runs sc once: EVALSHA, then EVAL if the server does not know the
+// script (a NOSCRIPT answer means it did not run).
+func (sc *script) run(ctx context.Context, c goredis.UniversalClient, keys []string, args ...any) *goredis.Cmd {
+	cmd := sc.send(ctx, c, "evalsha", sc.hash, keys, args)
+	if err := cmd.Err(); err != nil && (err == goredis.ErrNoScript || goredis.HasErrorPrefix(err, "NOSCRIPT")) {
+		cmd = sc.send(ctx, c, "eval", sc.src, keys, args)
+	}
+	return cmd
+}
+
+func (sc *script) send(ctx context.Context, c goredis.UniversalClient, name, payload string, keys []string, args []any) *goredis.Cmd {
+	a := make([]any, 0, 3+len(keys)+len(args))
+	a = append(a, name, payload, len(keys))
+	for _, k := range keys {
+		a = append(a, k)
+	}
+	a = append(a, args...)
+	cmd := goredis.NewCmd(ctx, a...)
+	if len(keys) > 0 {
+		cmd.SetFirstKeyPos(3)
+	}
+	_ = c.Process(ctx, noRetryCmd{cmd})
+	return cmd
+}
 
 // authorizeScript: KEYS = nf revocation keys, then the tenant's nonce
 // index (a sorted set: member = raw nonce, score = expiry in unix ms),
@@ -15,7 +66,7 @@ import goredis "github.com/redis/go-redis/v9"
 // not the sweeper has removed it yet. The index itself expires a grace
 // period after its latest member, so a tenant no process sweeps leaves
 // nothing behind, while running sweepers normally empty it first.
-var authorizeScript = goredis.NewScript(`
+var authorizeScript = newScript(`
 if redis.replicate_commands then redis.replicate_commands() end
 local nf = tonumber(ARGV[1])
 local grace = tonumber(ARGV[2])
@@ -57,7 +108,7 @@ return 0
 // than a batch has expired the lowest-ranked batch is exactly a batch of
 // expired members. A nonce consumed again after it expired carries its
 // new expiry and is never removed early.
-var sweepScript = goredis.NewScript(`
+var sweepScript = newScript(`
 if redis.replicate_commands then redis.replicate_commands() end
 local t = redis.call('TIME')
 local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
@@ -74,7 +125,7 @@ return redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', now)
 // revokeScript: KEYS[1] = the revocation index, KEYS[2..] = revocation
 // keys; ARGV = (hex, reason, actor, revokedAt) per key. Returns how many
 // were new; existing records are kept.
-var revokeScript = goredis.NewScript(`
+var revokeScript = newScript(`
 local added = 0
 for i = 2, #KEYS do
   local j = (i - 2) * 4
@@ -89,7 +140,7 @@ return added
 
 // addRootScript: KEYS[1] = the roots hash; ARGV = hex pk, record, limit.
 // Returns 1, or 0 when the tenant is at the limit.
-var addRootScript = goredis.NewScript(`
+var addRootScript = newScript(`
 if redis.call('HEXISTS', KEYS[1], ARGV[1]) == 0 and redis.call('HLEN', KEYS[1]) >= tonumber(ARGV[3]) then
   return 0
 end
@@ -100,7 +151,7 @@ return 1
 // rateScript: one GCRA step on the server clock. KEYS[1] = bucket;
 // ARGV = emission interval (µs), burst. Returns {allowed, retry µs,
 // remaining}.
-var rateScript = goredis.NewScript(`
+var rateScript = newScript(`
 if redis.replicate_commands then redis.replicate_commands() end
 local t = redis.call('TIME')
 local now = tonumber(t[1]) * 1000000 + tonumber(t[2])

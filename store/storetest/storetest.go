@@ -143,6 +143,7 @@ func Run(t *testing.T, cfg Config) {
 		{"Ping", s.testPing},
 		{"Restart", s.testRestart},
 		{"Closed", s.testClosed},
+		{"Text", s.testText},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, tc.fn)
@@ -696,5 +697,51 @@ func (s *suite) testClosed(t *testing.T) {
 		if !errors.Is(err, store.ErrUnavailable) {
 			t.Errorf("%s after Close: %v, want ErrUnavailable", op, err)
 		}
+	}
+}
+
+// testText: free text (revocation reason and actor, root label and
+// added-by) and rate keys are stored exactly as given when they are valid
+// UTF-8 without NUL (what a PostgreSQL text column holds), and refused as
+// ErrInvalid before any I/O otherwise, by every backend alike: never an
+// outage that would make an admin's revocation fail with a 503.
+func (s *suite) testText(t *testing.T) {
+	b, _ := s.open(t)
+	c := ctx(t)
+	tn := s.tenant()
+	good := "line 1\nline 2\t\u00e9\u4e2d\U0001F512 {braces} 'quotes' \"dq\" \\"
+	fp, pk := Rand32(), Rand32()
+	_, err := b.Revoke(c, tn, []store.Revocation{{Fingerprint: fp, Reason: good, Actor: good}})
+	mustOK(t, err)
+	if r, ok, err := b.RevocationStatus(c, tn, fp); err != nil || !ok || r.Reason != good || r.Actor != good {
+		t.Fatalf("revocation text did not round-trip: %+v %v %v", r, ok, err)
+	}
+	mustOK(t, b.AddRoot(c, tn, store.Root{PublicKey: pk, Label: good, AddedBy: good}))
+	if roots, err := b.ListRoots(c, tn); err != nil || len(roots) != 1 || roots[0].Label != good || roots[0].AddedBy != good {
+		t.Fatalf("root text did not round-trip: %+v %v", roots, err)
+	}
+	if _, err := b.AllowRate(c, s.prefix+good, 1, 1); err != nil {
+		t.Fatalf("rate key %q: %v", good, err)
+	}
+	wantInvalid := func(what string, err error) {
+		t.Helper()
+		if !errors.Is(err, store.ErrInvalid) || errors.Is(err, store.ErrUnavailable) {
+			t.Errorf("%s: %v, want ErrInvalid", what, err)
+		}
+	}
+	for _, bad := range []string{"nul\x00byte", "bad utf-8 \xff"} {
+		bfp := Rand32()
+		_, err := b.Revoke(c, tn, []store.Revocation{{Fingerprint: bfp, Reason: bad}})
+		wantInvalid(fmt.Sprintf("Revoke reason %q", bad), err)
+		_, err = b.Revoke(c, tn, []store.Revocation{{Fingerprint: bfp}, {Fingerprint: Rand32(), Actor: bad}})
+		wantInvalid(fmt.Sprintf("Revoke actor %q", bad), err)
+		// Nothing of a refused batch is stored.
+		if _, ok, err := b.RevocationStatus(c, tn, bfp); err != nil || ok {
+			t.Errorf("refused batch stored a revocation: %v %v", ok, err)
+		}
+		wantInvalid(fmt.Sprintf("AddRoot label %q", bad), b.AddRoot(c, tn, store.Root{PublicKey: Rand32(), Label: bad}))
+		wantInvalid(fmt.Sprintf("AddRoot added-by %q", bad), b.AddRoot(c, tn, store.Root{PublicKey: Rand32(), AddedBy: bad}))
+		_, err = b.AllowRate(c, s.prefix+bad, 1, 1)
+		wantInvalid(fmt.Sprintf("AllowRate key %q", bad), err)
 	}
 }

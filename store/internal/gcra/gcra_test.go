@@ -43,7 +43,7 @@ func TestLimiterBounded(t *testing.T) {
 	l := New()
 	now := time.Unix(1000, 0)
 	for i := 0; i < MaxKeys+10; i++ {
-		if _, err := l.Allow(string(rune(i))+"k", now, 1, 1); err != nil {
+		if _, err := l.Allow(string(rune(i+1))+"k", now, 1, 1); err != nil {
 			t.Fatal(err)
 		}
 	}
