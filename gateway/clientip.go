@@ -16,7 +16,11 @@ const maxForwardedHops = 32
 //
 // x-forwarded-for: walking from the right, the first address that is not a
 // trusted proxy is the client (each trusted proxy appends the address it
-// saw). x-real-ip: the header's single address.
+// saw); empty list elements are skipped. x-real-ip: the address of the
+// header's last field (a proxy that adds the field rather than replacing
+// it puts its own after any the client sent). Either accepts an address
+// with a port ("203.0.113.7:4711", "[2001:db8::7]:443"), as some proxies
+// write it. Addresses are returned unmapped and without zone.
 func clientIP(r *http.Request, mode string, trusted []netip.Prefix) netip.Addr {
 	peer := peerAddr(r.RemoteAddr)
 	if mode == ProxyNone || !peer.IsValid() || !inPrefixes(peer, trusted) {
@@ -24,8 +28,12 @@ func clientIP(r *http.Request, mode string, trusted []netip.Prefix) netip.Addr {
 	}
 	switch mode {
 	case ProxyXRealIP:
-		if a, err := netip.ParseAddr(strings.TrimSpace(r.Header.Get("X-Real-Ip"))); err == nil {
-			return a.Unmap()
+		vals := r.Header.Values("X-Real-Ip")
+		if len(vals) == 0 {
+			return peer
+		}
+		if a, ok := parseHop(vals[len(vals)-1]); ok {
+			return a
 		}
 		return peer
 	case ProxyXForwardedFor:
@@ -35,13 +43,16 @@ func clientIP(r *http.Request, mode string, trusted []netip.Prefix) netip.Addr {
 		}
 		client := peer
 		for i, seen := len(hops)-1, 0; i >= 0 && seen < maxForwardedHops; i, seen = i-1, seen+1 {
-			a, err := netip.ParseAddr(strings.TrimSpace(hops[i]))
-			if err != nil {
+			h := strings.TrimSpace(hops[i])
+			if h == "" {
+				continue // an empty list element (RFC 9110 §5.6.1)
+			}
+			a, ok := parseHop(h)
+			if !ok {
 				// A trusted proxy forwarded garbage: keep the last
 				// address a trusted hop vouched for.
 				return client
 			}
-			a = a.Unmap()
 			client = a
 			if !inPrefixes(a, trusted) {
 				return a
@@ -50,6 +61,21 @@ func clientIP(r *http.Request, mode string, trusted []netip.Prefix) netip.Addr {
 		return client
 	}
 	return peer
+}
+
+// parseHop reads one forwarded address: an IP, or an IP with a port
+// ("1.2.3.4:80", "[::1]:80"), unmapped and without zone.
+func parseHop(s string) (netip.Addr, bool) {
+	s = strings.TrimSpace(s)
+	a, err := netip.ParseAddr(s)
+	if err != nil {
+		ap, perr := netip.ParseAddrPort(s)
+		if perr != nil {
+			return netip.Addr{}, false
+		}
+		a = ap.Addr()
+	}
+	return a.Unmap().WithZone(""), true
 }
 
 func peerAddr(remote string) netip.Addr {
@@ -61,7 +87,7 @@ func peerAddr(remote string) netip.Addr {
 	if err != nil {
 		return netip.Addr{}
 	}
-	return a.Unmap()
+	return a.Unmap().WithZone("")
 }
 
 func inPrefixes(a netip.Addr, ps []netip.Prefix) bool {
@@ -71,4 +97,18 @@ func inPrefixes(a netip.Addr, ps []netip.Prefix) bool {
 		}
 	}
 	return false
+}
+
+// rateKey is the rate-limit bucket of a client address: an IPv4 address,
+// or the /64 of an IPv6 one. A /64 is the smallest prefix a subscriber or
+// host is given (SLAAC, privacy addresses), so a single IPv6 client can
+// rotate through 2^64 addresses: keyed by address, it would get a fresh
+// bucket per request. Keying by /64 makes it one client, at the cost of
+// sharing a bucket among hosts of one /64.
+func rateKey(a netip.Addr) string {
+	a = a.Unmap().WithZone("")
+	if a.Is6() {
+		return netip.PrefixFrom(a, 64).Masked().String()
+	}
+	return a.String()
 }

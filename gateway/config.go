@@ -226,8 +226,13 @@ func LoadConfig(args []string, getenv func(string) string, usage io.Writer) (*Co
 			if s.env != env {
 				continue
 			}
+			// An empty flag counts as unset, like an empty variable: it
+			// must not turn a setting off (an empty -rate-limit-rps read
+			// as 0 disabled rate limiting).
 			if s.flag != "" && set[s.flag] {
-				return strings.TrimSpace(*flags[env])
+				if v := strings.TrimSpace(*flags[env]); v != "" {
+					return v
+				}
 			}
 			if v := strings.TrimSpace(getenv(env)); v != "" {
 				return v
@@ -394,6 +399,16 @@ func parseConfig(val func(string) string) (*Config, error) {
 			if err != nil {
 				add(cfgErr("A1_TRUSTED_PROXIES", fmt.Sprintf("%q is not a CIDR or IP", p), "give a comma list like 10.0.0.0/8,192.168.1.7"))
 				continue
+			}
+			// Peers are compared in plain IPv4 form, so an IPv4-mapped
+			// entry (::ffff:10.0.0.1) would never match: read it as the
+			// IPv4 address or prefix it names.
+			if pfx.Addr().Is4In6() {
+				if pfx.Bits() < 96 {
+					add(cfgErr("A1_TRUSTED_PROXIES", fmt.Sprintf("%q spans beyond the IPv4-mapped range ::ffff:0:0/96", p), "write IPv4 proxies in IPv4 form, like 10.0.0.0/8"))
+					continue
+				}
+				pfx = netip.PrefixFrom(pfx.Addr().Unmap(), pfx.Bits()-96)
 			}
 			c.TrustedProxies = append(c.TrustedProxies, pfx.Masked())
 		}
@@ -574,6 +589,10 @@ func splitHostPort(s string) (host, port string, err error) {
 		return "", "", errors.New("missing port")
 	}
 	host, port = s[:i], s[i+1:]
+	// Digits only: Atoi also takes "+80" and "-0" (a random port).
+	if strings.Trim(port, "0123456789") != "" {
+		return "", "", errors.New("bad port")
+	}
 	if p, err := strconv.Atoi(port); err != nil || p < 0 || p > 65535 {
 		return "", "", errors.New("bad port")
 	}

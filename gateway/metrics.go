@@ -68,7 +68,7 @@ func newMetrics(backend, gatewayID string) (*metrics, error) {
 			Name: "a1_nonce_replays_total", Help: "Authorizations denied because a nonce was already consumed.",
 		}),
 		storageErrs: prometheus.NewCounterVec(prometheus.CounterOpts{
-			Name: "a1_storage_errors_total", Help: "Storage calls that failed, by op: a request's call was answered 503; ping (probes) and sweep (background nonce sweeps) answer no request.",
+			Name: "a1_storage_errors_total", Help: "Storage calls that failed, by op: a request's call was answered 503, except rate_limit (the limiter fails open); ping (probes) and sweep (background nonce sweeps) answer no request.",
 		}, []string{"op"}),
 		swept: prometheus.NewCounter(prometheus.CounterOpts{
 			Name: "a1_nonces_swept_total", Help: "Expired nonces deleted by this gateway's background sweeps.",

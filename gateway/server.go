@@ -731,7 +731,7 @@ func (s *Server) rateLimit(next http.Handler) http.Handler {
 		}
 		ip := clientIP(r, s.cfg.ProxyMode, s.cfg.TrustedProxies)
 		ctx, cancel := context.WithTimeout(r.Context(), rateLimitTimeout)
-		d, err := s.st.AllowRate(ctx, prefix+ip.String(), s.cfg.RateRPS, s.cfg.RateBurst)
+		d, err := s.st.AllowRate(ctx, prefix+rateKey(ip), s.cfg.RateRPS, s.cfg.RateBurst)
 		cancel()
 		if err != nil {
 			s.metrics.storageErrs.WithLabelValues("rate_limit").Inc()
