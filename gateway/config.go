@@ -477,7 +477,7 @@ func parseConfig(val func(string) string) (*Config, error) {
 		{"A1_READ_TIMEOUT", &c.ReadTimeout, 100 * time.Millisecond, 5 * time.Minute},
 		{"A1_WRITE_TIMEOUT", &c.WriteTimeout, 100 * time.Millisecond, 5 * time.Minute},
 		{"A1_IDLE_TIMEOUT", &c.IdleTimeout, time.Second, time.Hour},
-		{"A1_SHUTDOWN_TIMEOUT", &c.ShutdownTimeout, 0, 10 * time.Minute},
+		{"A1_SHUTDOWN_TIMEOUT", &c.ShutdownTimeout, time.Second, 10 * time.Minute}, // 0 would cut requests in flight
 		{"A1_STORAGE_TIMEOUT", &c.StorageTimeout, 10 * time.Millisecond, time.Minute},
 		{"A1_ROOTS_REFRESH", &c.RootsRefresh, 100 * time.Millisecond, time.Hour},
 	} {
