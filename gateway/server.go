@@ -202,6 +202,9 @@ func (s *Server) loadKeys(ctx context.Context) error {
 				"check the URI form in docs/kms.md and the key service's credentials")
 		}
 		s.signer = sg
+		if c, ok := sg.(io.Closer); ok { // a Cloud KMS signer holds a gRPC connection
+			s.closer = append(s.closer, c.Close)
+		}
 		scheme, _, _ := strings.Cut(strings.ToLower(strings.TrimSpace(c.SigningKeyURI)), ":")
 		remote = scheme != "file" && scheme != "hex" && !(len(c.SigningKeyURI) == 64 && !strings.Contains(c.SigningKeyURI, ":"))
 	default:

@@ -143,6 +143,11 @@ func filePath(rest string) (string, error) {
 		if u.Host != "" && u.Host != "localhost" {
 			return "", fmt.Errorf("%w: file: remote host %q", ErrInvalidURI, u.Host)
 		}
+		// A file URL names a path only: a query, fragment or user would
+		// otherwise be dropped silently.
+		if u.User != nil || u.RawQuery != "" || u.ForceQuery || strings.Contains(rest, "#") {
+			return "", fmt.Errorf("%w: file: a file URL takes no user, query or fragment", ErrInvalidURI)
+		}
 		rest = u.Path
 	}
 	if rest == "" {
@@ -152,6 +157,15 @@ func filePath(rest string) (string, error) {
 }
 
 func readKeyFile(path string, allowInsecure bool) ([]byte, error) {
+	// Refuse a non-regular file before opening it: opening a FIFO for
+	// reading blocks until a writer appears.
+	pre, err := os.Stat(path)
+	if err != nil {
+		return nil, fmt.Errorf("signer: key file: %w", err)
+	}
+	if !pre.Mode().IsRegular() {
+		return nil, fmt.Errorf("signer: key file %s: not a regular file", path)
+	}
 	f, err := os.Open(path)
 	if err != nil {
 		return nil, fmt.Errorf("signer: key file: %w", err)
@@ -161,8 +175,8 @@ func readKeyFile(path string, allowInsecure bool) ([]byte, error) {
 	if err != nil {
 		return nil, fmt.Errorf("signer: key file: %w", err)
 	}
-	if !st.Mode().IsRegular() {
-		return nil, fmt.Errorf("signer: key file %s: not a regular file", path)
+	if !st.Mode().IsRegular() || !os.SameFile(pre, st) {
+		return nil, fmt.Errorf("signer: key file %s: not a regular file (or replaced while opening)", path)
 	}
 	if st.Size() > MaxKeyFileSize {
 		return nil, fmt.Errorf("signer: key file %s: larger than %d bytes", path, MaxKeyFileSize)
@@ -185,16 +199,20 @@ func readKeyFile(path string, allowInsecure bool) ([]byte, error) {
 func insecureMode(m fs.FileMode) bool { return m.Perm()&0o027 != 0 }
 
 // parseKeyFile accepts 64 hex characters (surrounding whitespace ignored) or
-// a PEM "PRIVATE KEY" block holding a PKCS#8 Ed25519 key. Errors never
+// one PEM "PRIVATE KEY" block, without headers or anything after it, holding
+// a PKCS#8 Ed25519 key. Errors never
 // include the file's contents.
 func parseKeyFile(data []byte) (Signer, error) {
 	text := bytes.TrimSpace(data)
 	if bytes.HasPrefix(text, []byte("-----BEGIN")) {
-		block, _ := pem.Decode(text)
-		if block == nil || block.Type != "PRIVATE KEY" {
+		block, rest := pem.Decode(text)
+		if block == nil || block.Type != "PRIVATE KEY" || len(block.Headers) != 0 {
 			return nil, errors.New("want a PEM \"PRIVATE KEY\" (PKCS#8) block")
 		}
 		defer clear(block.Bytes)
+		if len(bytes.TrimSpace(rest)) != 0 {
+			return nil, errors.New("want exactly one PEM block and nothing after it")
+		}
 		k, err := x509.ParsePKCS8PrivateKey(block.Bytes)
 		if err != nil {
 			return nil, errors.New("malformed PKCS#8 private key")

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"strconv"
 	"strings"
 	"sync/atomic"
 	"time"
@@ -51,6 +52,9 @@ var (
 	ErrCompiledOut = kms.ErrCompiledOut
 	// ErrMessageTooLarge: the message exceeds [MaxMessageSize].
 	ErrMessageTooLarge = kms.ErrMessageTooLarge
+	// ErrResponseTooLarge: a key service answered with a body larger than
+	// 1 MiB; it was not read further.
+	ErrResponseTooLarge = kms.ErrResponseTooLarge
 	// ErrInsecureKeyFile: a key file grants access to group or others.
 	ErrInsecureKeyFile = errInsecureKeyFile
 )
@@ -136,10 +140,13 @@ func OpenOptions(ctx context.Context, uri string, o Options) (Signer, error) {
 	}
 	open, ok := providers[strings.ToLower(scheme)]
 	if !ok {
-		if len(scheme) > 32 {
-			scheme = scheme[:32] + "…"
+		// Name it only when it looks like a scheme: text before a colon can
+		// be a pasted secret ("<seed hex>:…").
+		shown := "(not shown: it is not a URI scheme)"
+		if plausibleScheme(scheme) {
+			shown = strconv.Quote(scheme)
 		}
-		return nil, fmt.Errorf("%w: unknown scheme %q (want one of %s)", ErrInvalidURI, scheme, strings.Join(Schemes(), ", "))
+		return nil, fmt.Errorf("%w: unknown scheme %s (want one of %s)", ErrInvalidURI, shown, strings.Join(Schemes(), ", "))
 	}
 	s, err := open(ctx, rest, o)
 	if err != nil {
@@ -213,6 +220,24 @@ func isHex(s string) bool {
 	for i := 0; i < len(s); i++ {
 		c := s[i]
 		if !('0' <= c && c <= '9' || 'a' <= c && c <= 'f' || 'A' <= c && c <= 'F') {
+			return false
+		}
+	}
+	return true
+}
+
+// plausibleScheme reports whether s can be a URI scheme short enough to be
+// a name (RFC 3986: a letter, then letters, digits, '+', '-', '.'), not a
+// key or token pasted before a colon.
+func plausibleScheme(s string) bool {
+	if s == "" || len(s) > 16 {
+		return false
+	}
+	for i, c := range s {
+		switch {
+		case c >= 'a' && c <= 'z', c >= 'A' && c <= 'Z':
+		case i > 0 && (c >= '0' && c <= '9' || c == '+' || c == '-' || c == '.'):
+		default:
 			return false
 		}
 	}

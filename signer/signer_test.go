@@ -112,6 +112,13 @@ func TestOpenErrors(t *testing.T) {
 	big := writeKey(t, strings.Repeat("0", signer.MaxKeyFileSize+1), 0o600)
 	_, ecKeyPEM := ecdsaPEM(t)
 	ecFile := writeKey(t, ecKeyPEM, 0o600)
+	okFile := writeKey(t, seedHex, 0o600)
+	_, priv, _ := ed25519.GenerateKey(nil)
+	der, _ := x509.MarshalPKCS8PrivateKey(priv)
+	pemKey := string(pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: der}))
+	pemTrailing := writeKey(t, pemKey+"trailing garbage\n", 0o600)
+	pemTwice := writeKey(t, pemKey+pemKey, 0o600)
+	pemHeaders := writeKey(t, string(pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Headers: map[string]string{"Proc-Type": "4,ENCRYPTED"}, Bytes: der})), 0o600)
 
 	for _, tc := range []struct {
 		name, uri string
@@ -129,6 +136,11 @@ func TestOpenErrors(t *testing.T) {
 		{"world-readable file", "file:" + worldReadable, signer.ErrInsecureKeyFile},
 		{"group-writable file", "file:" + groupWritable, signer.ErrInsecureKeyFile},
 		{"ecdsa pem", "file:" + ecFile, signer.ErrUnsupportedKey},
+		// A file URL's query, fragment or user is not silently dropped.
+		{"file URL query", "file://" + okFile + "?mode=x", signer.ErrInvalidURI},
+		{"file URL empty query", "file://" + okFile + "?", signer.ErrInvalidURI},
+		{"file URL fragment", "file://" + okFile + "#x", signer.ErrInvalidURI},
+		{"file URL user", "file://user@localhost" + okFile, signer.ErrInvalidURI},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			_, err := signer.Open(context.Background(), tc.uri)
@@ -139,6 +151,8 @@ func TestOpenErrors(t *testing.T) {
 	}
 	for _, tc := range []struct{ name, path string }{
 		{"short", short}, {"garbage", garbage}, {"too big", big}, {"directory", dir},
+		{"pem with trailing data", pemTrailing}, {"two pem blocks", pemTwice},
+		{"pem with headers", pemHeaders},
 	} {
 		t.Run("file "+tc.name, func(t *testing.T) {
 			if _, err := signer.Open(context.Background(), "file:"+tc.path); err == nil {
@@ -208,5 +222,30 @@ func TestNewLocal(t *testing.T) {
 	}
 	if _, err := signer.NewLocal(priv[:10]); !errors.Is(err, signer.ErrUnsupportedKey) {
 		t.Fatalf("short private key: %v", err)
+	}
+}
+
+// TestUnknownSchemeNotEchoed: the text before the first colon is named in
+// the error only when it looks like a scheme; a secret pasted before a
+// colon (a hex seed or a token) never reaches the error.
+func TestUnknownSchemeNotEchoed(t *testing.T) {
+	secret := strings.Repeat("ab", 31) + "x1" // 64 characters, not a hex seed
+	for uri, shown := range map[string]string{
+		"pkcs11:token=x":                   `"pkcs11"`,
+		secret + ":rest":                   "",
+		"hvs.CAESIAbc123def456ghi789:path": "", // a Vault token
+		"1password:item":                   "",
+	} {
+		_, err := signer.Open(context.Background(), uri)
+		if !errors.Is(err, signer.ErrInvalidURI) {
+			t.Fatalf("%q: %v", uri, err)
+		}
+		scheme, _, _ := strings.Cut(uri, ":")
+		if shown == "" && strings.Contains(err.Error(), scheme[:4]) {
+			t.Errorf("%q: the error shows the text before the colon: %v", uri, err)
+		}
+		if shown != "" && !strings.Contains(err.Error(), shown) {
+			t.Errorf("%q: the error does not name the scheme %s: %v", uri, shown, err)
+		}
 	}
 }

@@ -64,6 +64,9 @@ func ParseURI(rest string) (Ref, error) {
 		if len(v) != 1 {
 			return Ref{}, fmt.Errorf("%w: awskms: parameter %q given %d times", core.ErrInvalidURI, k, len(v))
 		}
+		if v[0] == "" {
+			return Ref{}, fmt.Errorf("%w: awskms: parameter %q is empty", core.ErrInvalidURI, k)
+		}
 		switch k {
 		case "region":
 			r.Region = v[0]
@@ -71,20 +74,23 @@ func ParseURI(rest string) (Ref, error) {
 			r.Profile = v[0]
 		case "endpoint":
 			u, err := url.Parse(v[0])
-			if err != nil || (u.Scheme != "https" && u.Scheme != "http") || u.Host == "" {
-				return Ref{}, fmt.Errorf("%w: awskms: endpoint must be an http(s) URL", core.ErrInvalidURI)
+			if err != nil || (u.Scheme != "https" && u.Scheme != "http") || u.Host == "" ||
+				u.User != nil || u.RawQuery != "" || u.ForceQuery || u.Fragment != "" {
+				return Ref{}, fmt.Errorf("%w: awskms: endpoint must be an http(s) URL without user, query or fragment", core.ErrInvalidURI)
 			}
 			r.Endpoint = v[0]
 		default:
 			return Ref{}, fmt.Errorf("%w: awskms: unknown parameter %q (want region, profile, endpoint)", core.ErrInvalidURI, k)
 		}
 	}
-	if r.Region == "" && strings.HasPrefix(key, "arn:") {
+	if strings.HasPrefix(key, "arn:") {
 		parts := strings.SplitN(key, ":", 6)
 		if len(parts) != 6 || parts[2] != "kms" || parts[3] == "" {
 			return Ref{}, fmt.Errorf("%w: awskms: malformed KMS ARN", core.ErrInvalidURI)
 		}
-		r.Region = parts[3]
+		if r.Region == "" {
+			r.Region = parts[3]
+		}
 	}
 	return r, nil
 }
@@ -127,6 +133,12 @@ func Open(ctx context.Context, rest string, c Config) (*Signer, error) {
 	// Retries are ours (core.Do), so that the policy is the same for every
 	// provider and the deadline covers all attempts.
 	cfg.Retryer = func() aws.Retryer { return aws.NopRetryer{} }
+	// Response bodies are bounded (the SDK would buffer any size).
+	var hc core.Doer = cfg.HTTPClient
+	if cfg.HTTPClient == nil {
+		hc = awshttp.NewBuildableClient()
+	}
+	cfg.HTTPClient = core.LimitDoer(hc)
 	client := kms.NewFromConfig(cfg, func(o *kms.Options) {
 		if ref.Endpoint != "" {
 			o.BaseEndpoint = aws.String(ref.Endpoint)

@@ -5,6 +5,8 @@ import (
 	"crypto"
 	"crypto/ed25519"
 	"errors"
+	"net/http"
+	"net/http/httptest"
 	"net/url"
 	"strings"
 	"testing"
@@ -167,6 +169,13 @@ func TestParseURI(t *testing.T) {
 		{in: "k?endpoint=ftp://x", wantErr: true},
 		{in: "arn:aws:s3:::bucket", wantErr: true},
 		{in: strings.Repeat("k", awskms.MaxKeyIDLength+1), wantErr: true},
+		{in: "k?region=", wantErr: true},
+		{in: "k?profile=", wantErr: true},
+		{in: "k?region=%zz", wantErr: true},
+		{in: "k?endpoint=" + url.QueryEscape("https://user:pw@kms.example.internal"), wantErr: true},
+		{in: "k?endpoint=" + url.QueryEscape("https://kms.example.internal/?x=1"), wantErr: true},
+		{in: "k?endpoint=" + url.QueryEscape("https://kms.example.internal/#f"), wantErr: true},
+		{in: "arn:aws:s3:::bucket?region=eu-west-1", wantErr: true},
 	} {
 		got, err := awskms.ParseURI(tc.in)
 		if tc.wantErr {
@@ -178,5 +187,26 @@ func TestParseURI(t *testing.T) {
 		if err != nil || got != tc.want {
 			t.Errorf("ParseURI(%q) = %+v, %v; want %+v", tc.in, got, err, tc.want)
 		}
+	}
+}
+
+// A KMS (or anything at the endpoint) streaming an endless body is cut off
+// at signer's response bound instead of being buffered until the deadline.
+func TestHugeResponseRefused(t *testing.T) {
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "application/x-amz-json-1.1")
+		_, _ = w.Write([]byte(`{"KeyId":"`))
+		chunk := []byte(strings.Repeat("A", 64<<10))
+		for i := 0; i < 64; i++ { // 4 MiB
+			if _, err := w.Write(chunk); err != nil {
+				return
+			}
+		}
+		_, _ = w.Write([]byte(`"}`))
+	}))
+	defer srv.Close()
+	_, err := open(t, srv.URL, testConfig())
+	if err == nil || !strings.Contains(err.Error(), signer.ErrResponseTooLarge.Error()) {
+		t.Fatalf("Open against a 4 MiB answer = %.300v, want ErrResponseTooLarge", err)
 	}
 }

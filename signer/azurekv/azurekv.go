@@ -3,6 +3,7 @@ package azurekv
 import (
 	"context"
 	"crypto/ed25519"
+	"crypto/tls"
 	"encoding/hex"
 	"errors"
 	"fmt"
@@ -57,6 +58,11 @@ func ParseURI(rest string) (Ref, error) {
 	bad := func(why string) (Ref, error) {
 		return Ref{}, fmt.Errorf("%w: azurekv: %s (want https://VAULT.vault.azure.net/secrets/NAME[/VERSION])", core.ErrInvalidURI, why)
 	}
+	if strings.ContainsAny(rest, "?#%") {
+		// Names and versions are [0-9A-Za-z-]: no query, fragment or
+		// escapes (which url.Parse would decode, or drop when empty).
+		return bad("want an https URL without query, fragment or %-escapes")
+	}
 	u, err := url.Parse(rest)
 	if err != nil {
 		return bad("not a URL")
@@ -107,6 +113,14 @@ func Open(ctx context.Context, rest string, c Config) (*Signer, error) {
 		opts = *c.ClientOptions
 	}
 	opts.Retry.MaxRetries = -1 // retries are ours (core.Do)
+	// Response bodies are bounded (the SDK would buffer any size).
+	var transport core.Doer = opts.Transport
+	if opts.Transport == nil {
+		t := http.DefaultTransport.(*http.Transport).Clone()
+		t.TLSClientConfig = &tls.Config{MinVersion: tls.VersionTLS12}
+		transport = &http.Client{Transport: t}
+	}
+	opts.Transport = core.LimitDoer(transport)
 	client, err := azsecrets.NewClient(ref.VaultURL, cred, &opts)
 	if err != nil {
 		return nil, fmt.Errorf("signer: azurekv: client: %w", err)

@@ -252,9 +252,23 @@ func TestParseURI(t *testing.T) {
 		"https://v.vault.azure.net/keys/x", "https://v.vault.azure.net/secrets/", "https://v.vault.azure.net/secrets/a_b",
 		"https://v.vault.azure.net/secrets/x/v/extra", "https://v.vault.azure.net/secrets/x?api-version=1",
 		"https://user@v.vault.azure.net/secrets/x",
+		"https://v.vault.azure.net/secrets/x?", "https://v.vault.azure.net/secrets/x#",
+		"https://v.vault.azure.net/secrets/a%2Fb", "https://v.vault.azure.net/secrets/%61",
+		"https://v.vault.azure.net/secrets/x%zz",
 	} {
 		if _, err := azurekv.ParseURI(bad); !errors.Is(err, signer.ErrInvalidURI) {
 			t.Errorf("ParseURI(%q) = %v, want ErrInvalidURI", bad, err)
 		}
+	}
+}
+
+// A vault streaming a huge body is cut off at signer's response bound
+// instead of being buffered until the deadline.
+func TestHugeResponseRefused(t *testing.T) {
+	f, srv := newFake(t)
+	f.value = strings.Repeat("a", 4<<20)
+	_, err := azurekv.Open(context.Background(), uri(srv, ""), config(srv))
+	if err == nil || !strings.Contains(err.Error(), signer.ErrResponseTooLarge.Error()) {
+		t.Fatalf("Open against a 4 MiB answer = %.300v, want ErrResponseTooLarge", err)
 	}
 }

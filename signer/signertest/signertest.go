@@ -37,6 +37,17 @@ func Run(t *testing.T, open func(t *testing.T) signer.Signer) {
 		if err != nil || !pub.Equal(pub2) {
 			t.Fatalf("signer.PublicKey = %x, %v; want %x", pub2, err, pub)
 		}
+		// Public returns a copy: a caller scribbling on it changes neither
+		// the key reported next nor the key signatures are checked against.
+		want := ed25519.PublicKey(bytes.Clone(pub))
+		pub[0] ^= 0xff
+		if got := s.Public().(ed25519.PublicKey); !want.Equal(got) {
+			t.Fatalf("modifying the slice Public returned changed the signer's key to %x", got)
+		}
+		msg := []byte("after")
+		if sig, err := s.Sign(nil, msg, crypto.Hash(0)); err != nil || !ed25519.Verify(want, msg, sig) {
+			t.Fatalf("Sign after modifying Public's result: %v", err)
+		}
 	})
 
 	t.Run("SignVerifies", func(t *testing.T) {

@@ -75,6 +75,11 @@ func ParseURI(scheme, rest string) (Ref, error) {
 	}
 	var r Ref
 	pathPart, query, _ := strings.Cut(rest, "?")
+	if strings.ContainsAny(pathPart, "#%") {
+		// Segments are [A-Za-z0-9_.-]; url.Parse would drop a fragment
+		// and decode escapes.
+		return bad("no fragment or %%-escapes in the path")
+	}
 	switch {
 	case strings.HasPrefix(pathPart, "//"):
 		u, err := url.Parse(pathPart)
@@ -154,6 +159,24 @@ func ParseURI(scheme, rest string) (Ref, error) {
 			return bad("auth=kubernetes needs role")
 		}
 	}
+	// A parameter of another auth method is a mistake (e.g. role_id
+	// without auth=approle would silently fall back to VAULT_TOKEN).
+	for _, p := range []struct {
+		name, auth string
+		set        bool
+	}{
+		{"role_id", AuthAppRole, r.RoleID != ""},
+		{"secret_id_file", AuthAppRole, r.SecretIDFile != ""},
+		{"role", AuthKubernetes, r.Role != ""},
+		{"jwt_file", AuthKubernetes, r.JWTFile != ""},
+	} {
+		if p.set && r.Auth != p.auth {
+			return bad("parameter %q needs auth=%s", p.name, p.auth)
+		}
+	}
+	if r.AuthMount != "" && r.Auth == AuthToken {
+		return bad("parameter \"auth_mount\" needs auth=approle or auth=kubernetes")
+	}
 	return r, nil
 }
 
@@ -161,7 +184,9 @@ func ParseURI(scheme, rest string) (Ref, error) {
 type Config struct {
 	Timeout     time.Duration // per operation, retries included; 0 means 5s
 	MaxAttempts int           // attempts for transient failures; 0 means 3
-	// HTTPClient replaces the client's HTTP client (custom TLS roots).
+	// HTTPClient replaces the client's HTTP client (custom TLS roots). It
+	// is not modified: the signer uses a copy without net/http's redirect
+	// following and with response bodies bounded.
 	HTTPClient *http.Client
 	// Token, if set, is used instead of VAULT_TOKEN for auth=token.
 	Token string
@@ -199,15 +224,26 @@ func Open(ctx context.Context, scheme, rest string, c Config) (*Signer, error) {
 	if ref.Address != "" {
 		cfg.Address = ref.Address
 	}
+	// Our own copy of the HTTP client (the caller's is not modified). The
+	// official client follows one redirect itself and refuses an https to
+	// http downgrade; net/http's redirect policy must stay off, or it would
+	// follow up to 10 redirects to any scheme and host, X-Vault-Token
+	// included (it strips only Authorization and Cookie).
+	hc := *cfg.HttpClient
 	if c.HTTPClient != nil {
-		cfg.HttpClient = c.HTTPClient
+		hc = *c.HTTPClient
 	}
+	hc.CheckRedirect = func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }
+	cfg.HttpClient = &hc
 	cfg.MaxRetries = 0 // retries are ours (core.Do)
 	cfg.Timeout = policy.Timeout
 	client, err := api.NewClient(cfg)
 	if err != nil {
 		return nil, fmt.Errorf("signer: vault: client: %w", err)
 	}
+	// Bound response bodies. Wrapped after NewClient, which sets a unix://
+	// address's dialer on the *http.Transport itself.
+	hc.Transport = core.LimitRoundTripper(hc.Transport)
 	if ref.Namespace != "" {
 		client.SetNamespace(ref.Namespace)
 	}

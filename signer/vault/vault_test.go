@@ -364,9 +364,75 @@ func TestParseURI(t *testing.T) {
 		{"vault", "transit/a1?version=x"}, {"vault", "transit/a1?auth=ldap"}, {"vault", "transit/a1?auth=approle"},
 		{"vault", "transit/a1?auth=kubernetes"}, {"vault", "transit/a1?typo=1"}, {"vault+http", "transit/a1"},
 		{"vault", "//user:pw@host/transit/a1"},
+		// Parameters of another auth method are not silently ignored.
+		{"vault", "transit/a1?role_id=r"}, {"vault", "transit/a1?role=a1"},
+		{"vault", "transit/a1?auth=kubernetes&role=a1&role_id=r"},
+		{"vault", "transit/a1?auth=approle&role_id=r&jwt_file=/t"},
+		{"vault", "transit/a1?auth_mount=x"}, {"vault", "transit/a1?secret_id_file=/s"},
+		// No fragment or escapes in the path (url.Parse would drop or decode them).
+		{"vault", "//host:8200/transit/a1#frag"}, {"vault", "//host:8200/transit%2Fa1"},
+		{"vault", "//host:8200/transit/%61"}, {"vault", "transit/a1#frag"},
+		{"vault", "transit/a1?version=%zz"}, {"vault", "transit/a1?version=1&version=1"},
 	} {
 		if _, err := vault.ParseURI(bad[0], bad[1]); !errors.Is(err, signer.ErrInvalidURI) {
 			t.Errorf("ParseURI(%q, %q) = %v, want ErrInvalidURI", bad[0], bad[1], err)
 		}
+	}
+}
+
+// A Vault reached over TLS with a caller's HTTP client that answers with a
+// redirect to a plain-HTTP address must not make the client send the token
+// there (the official client refuses such a downgrade itself, but only when
+// it keeps its own redirect policy).
+func TestRedirectNeverSendsTokenInClear(t *testing.T) {
+	var mu sync.Mutex
+	var seen []string
+	sink := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		mu.Lock()
+		seen = append(seen, r.Header.Get("X-Vault-Token"))
+		mu.Unlock()
+		reply(w, 404, map[string]any{"errors": []string{}})
+	}))
+	defer sink.Close()
+	redirector := httptest.NewTLSServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		http.Redirect(w, r, sink.URL+r.URL.Path, http.StatusTemporaryRedirect)
+	}))
+	defer redirector.Close()
+	c := cfg()
+	c.HTTPClient = redirector.Client()
+	_, err := vault.Open(context.Background(), vault.Scheme, strings.TrimPrefix(redirector.URL, "https:")+"/transit/k", c)
+	if err == nil {
+		t.Fatal("Open through a downgrading redirect succeeded")
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	for _, tok := range seen {
+		if tok != "" {
+			t.Fatalf("the token was sent over plain HTTP after a redirect: %q", tok)
+		}
+	}
+	if redirector.Client().CheckRedirect != nil {
+		t.Fatal("the caller's HTTP client was modified")
+	}
+}
+
+// A server streaming an endless body is cut off at signer's response bound
+// instead of being buffered until the deadline.
+func TestHugeResponseRefused(t *testing.T) {
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "application/json")
+		_, _ = w.Write([]byte(`{"data":{"type":"ed25519","pad":"`))
+		chunk := []byte(strings.Repeat("A", 64<<10))
+		for i := 0; i < 64; i++ { // 4 MiB
+			if _, err := w.Write(chunk); err != nil {
+				return
+			}
+		}
+		_, _ = w.Write([]byte(`"}}`))
+	}))
+	defer srv.Close()
+	_, err := open(t, srv, "", cfg())
+	if !errors.Is(err, signer.ErrResponseTooLarge) {
+		t.Fatalf("Open against a 4 MiB answer = %v, want ErrResponseTooLarge", err)
 	}
 }

@@ -210,8 +210,10 @@ type Remote struct {
 	SignOnce func(ctx context.Context, msg []byte) ([]byte, error)
 }
 
-// Public returns the ed25519.PublicKey.
-func (r *Remote) Public() crypto.PublicKey { return r.Pub }
+// Public returns a copy of the ed25519.PublicKey: the cached key is what
+// every signature is verified against, so a caller must not be able to
+// change it through the returned slice.
+func (r *Remote) Public() crypto.PublicKey { return append(ed25519.PublicKey(nil), r.Pub...) }
 
 // KeyID returns the key's identifier.
 func (r *Remote) KeyID() string { return r.ID }
