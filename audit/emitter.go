@@ -66,6 +66,10 @@ type Emitter struct {
 // ErrEmitterClosed is returned by Close on the second call.
 var ErrEmitterClosed = errors.New("audit: emitter closed")
 
+// errEventAfterClose goes to Config.ErrorLog for each event emitted once
+// Close has started (the event is not recorded).
+var errEventAfterClose = fmt.Errorf("audit: event emitted during or after Close not recorded: %w", ErrEmitterClosed)
+
 // NewEmitter creates an emitter with a fresh random stream id.
 func NewEmitter(cfg Config) (*Emitter, error) {
 	if cfg.Now == nil {
@@ -151,6 +155,9 @@ func (e *Emitter) emit(ev Event) Event {
 	e.mu.Lock()
 	if e.closed || (e.closing && ev.Kind != KindCheckpoint) {
 		e.mu.Unlock()
+		// Not recorded (it would follow the final checkpoint): never
+		// silently.
+		e.logErr(errEventAfterClose)
 		ev.Seq, ev.Prev = 0, ""
 		return ev
 	}

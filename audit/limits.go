@@ -35,6 +35,9 @@ const (
 	verifyWindow = 1 << 16
 	// maxStreams bounds the number of streams Verify tracks.
 	maxStreams = 1 << 12
+	// maxStreamIDBytes bounds a stream id accepted by Verify (the emitter's
+	// are 36-byte UUIDs).
+	maxStreamIDBytes = 128
 	// maxProblems bounds the problems listed in a Report.
 	maxProblems = 10000
 )

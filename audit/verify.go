@@ -239,31 +239,57 @@ func (v *verifier) line(at loc, line []byte, complete bool) {
 		}
 		return
 	}
+	// The stream id is kept per stream and printed in reasons: only a
+	// well-formed one is (see validStreamID).
+	sid := ev.Stream
+	if !validStreamID(sid) {
+		sid = ""
+	}
 	if !complete {
-		v.problem(at, ev.Stream, ev.Seq, "truncated: last line has no terminating newline")
+		v.problem(at, sid, ev.Seq, "truncated: last line has no terminating newline")
 	}
 	v.rep.Events++
 	if ev.V != Version {
-		v.problem(at, ev.Stream, ev.Seq, "unsupported schema version %d", ev.V)
+		v.problem(at, sid, ev.Seq, "unsupported schema version %d", ev.V)
 		return
 	}
 	computed, claimed, err := LineDigest(line)
 	switch {
 	case err != nil:
-		v.problem(at, ev.Stream, ev.Seq, "no valid digest: %v", err)
+		v.problem(at, sid, ev.Seq, "no valid digest: %v", err)
 		return
 	case computed != claimed:
-		v.problem(at, ev.Stream, ev.Seq, "digest mismatch: event was modified")
+		v.problem(at, sid, ev.Seq, "digest mismatch: event was modified")
 	default:
 		if canon, err := json.Marshal(&ev); err != nil || !bytes.Equal(canon, line) {
-			v.problem(at, ev.Stream, ev.Seq, "non-canonical encoding (unknown, duplicated or reordered fields, or whitespace)")
+			v.problem(at, sid, ev.Seq, "non-canonical encoding (unknown, duplicated or reordered fields, or whitespace)")
 		}
 	}
 	if ev.Stream == "" || ev.Seq == 0 {
-		v.problem(at, ev.Stream, ev.Seq, "missing stream or seq")
+		v.problem(at, sid, ev.Seq, "missing stream or seq")
+		return
+	}
+	if sid == "" {
+		v.problem(at, "", ev.Seq, "malformed event: stream id is not 1 to %d printable ASCII characters", maxStreamIDBytes)
 		return
 	}
 	v.sequence(at, &ev)
+}
+
+// validStreamID reports whether s can be a stream id: the emitter draws a
+// UUID; anything longer than maxStreamIDBytes or holding a space, a control
+// or a non-ASCII character was not written by it (and would let the input
+// write into the report, e.g. ANSI escapes or fake lines on a terminal).
+func validStreamID(s string) bool {
+	if len(s) == 0 || len(s) > maxStreamIDBytes {
+		return false
+	}
+	for i := 0; i < len(s); i++ {
+		if s[i] <= ' ' || s[i] > '~' {
+			return false
+		}
+	}
+	return true
 }
 
 func (v *verifier) sequence(at loc, ev *Event) {
@@ -361,6 +387,13 @@ func (v *verifier) checkpoint(st *streamState, at loc, ev *Event) {
 	switch prior, ok := st.recent[c.HeadSeq]; {
 	case c.HeadSeq >= ev.Seq:
 		v.problem(at, ev.Stream, ev.Seq, "checkpoint head_seq %d is not before the checkpoint", c.HeadSeq)
+		return
+	case c.Final && c.HeadSeq != ev.Seq-1:
+		// The signature does not cover the checkpoint's own seq and prev;
+		// Close seals the final checkpoint right after its head, so
+		// anything in between was not signed (and was inserted).
+		v.problem(at, ev.Stream, ev.Seq, "final checkpoint covers seq %d only: seq %d..%d not signed (inserted before the final checkpoint)",
+			c.HeadSeq, c.HeadSeq+1, ev.Seq-1)
 		return
 	case c.HeadSeq == 0 && c.Head != ZeroDigest:
 		v.problem(at, ev.Stream, ev.Seq, "checkpoint head for seq 0 must be 64 zeros")

@@ -138,13 +138,20 @@ func (s *fileSender) Send(_ context.Context, batch []audit.Entry) error {
 			return err
 		}
 	}
+	before := s.size
 	n, err := s.f.Write(s.buf)
 	s.size += int64(n)
 	if n > 0 {
 		s.dirty = true
 	}
 	if err != nil {
-		// A partial write would leave half a line; the verifier reports it.
+		// The batch is retried whole: cut what this write added, so that
+		// the file does not keep half a line glued to the retried batch
+		// (truncating frees space, so it works on a full disk too). If
+		// even that fails, the verifier reports the damaged line.
+		if n > 0 && s.f.Truncate(before) == nil {
+			s.size = before
+		}
 		return fmt.Errorf("ndjson: write: %w", err)
 	}
 	if s.opts.FsyncInterval < 0 {

@@ -15,10 +15,12 @@
 package pgsink
 
 import (
+	"bytes"
 	"context"
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"strings"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -63,6 +65,57 @@ func New(db Execer, opts audit.AsyncOptions) (*audit.Async, error) {
 
 type sender struct{ db Execer }
 
+// Encode checks one record on its own, so that an event the table cannot
+// hold is dropped alone (reason encode) rather than failing its whole batch,
+// and returns the text of its jsonb value (see jsonbText).
+func (s *sender) Encode(r audit.Record) ([]byte, error) {
+	if _, err := time.Parse(time.RFC3339Nano, r.Event.Time); err != nil {
+		return nil, fmt.Errorf("pgsink: event time: %w", err)
+	}
+	if _, err := hex.DecodeString(r.Event.Digest); err != nil {
+		return nil, fmt.Errorf("pgsink: digest: %w", err)
+	}
+	return jsonbText(r.Line), nil
+}
+
+// jsonbText returns line with every \u0000 escape replaced by \ufffd.
+// PostgreSQL rejects \u0000 in jsonb (and NUL in text) with SQLSTATE 22P05,
+// a permanent error for the whole batch; yet a NUL is valid in a JSON string
+// and may come from a client (an intent name). The table is not the
+// verification source (jsonb does not keep the bytes), so the substitution
+// costs nothing. line is valid JSON from encoding/json: a backslash always
+// starts an escape, so \\u0000 (an escaped backslash, then "u0000") is
+// left alone.
+func jsonbText(line []byte) []byte {
+	if !bytes.Contains(line, []byte(`\u0000`)) {
+		return line
+	}
+	out := make([]byte, 0, len(line))
+	for i := 0; i < len(line); i++ {
+		c := line[i]
+		if c != '\\' || i+1 >= len(line) {
+			out = append(out, c)
+			continue
+		}
+		if bytes.HasPrefix(line[i+1:], []byte("u0000")) {
+			out = append(out, `\ufffd`...)
+			i += 5
+			continue
+		}
+		out = append(out, c, line[i+1])
+		i++
+	}
+	return out
+}
+
+// textValue replaces NUL characters, which PostgreSQL text cannot hold.
+func textValue(s string) string {
+	if strings.IndexByte(s, 0) < 0 {
+		return s
+	}
+	return strings.ReplaceAll(s, "\x00", "\uFFFD")
+}
+
 // Send inserts one batch in a single statement.
 func (s *sender) Send(ctx context.Context, batch []audit.Entry) error {
 	n := len(batch)
@@ -79,9 +132,13 @@ func (s *sender) Send(ctx context.Context, batch []audit.Entry) error {
 		if err != nil {
 			return fmt.Errorf("pgsink: digest: %w: %w", err, audit.ErrPermanent)
 		}
-		streams[i], seqs[i], ids[i], ts[i] = ev.Stream, int64(ev.Seq), ev.ID, t
-		decisions[i], codes[i], tenants[i] = ev.Decision, ev.ErrorCode, ev.Tenant
-		events[i], digests[i] = string(e.Record.Line), d
+		streams[i], seqs[i], ids[i], ts[i] = textValue(ev.Stream), int64(ev.Seq), textValue(ev.ID), t
+		decisions[i], codes[i], tenants[i] = textValue(ev.Decision), textValue(ev.ErrorCode), textValue(ev.Tenant)
+		data := e.Data
+		if data == nil {
+			data = e.Record.Line
+		}
+		events[i], digests[i] = string(jsonbText(data)), d
 	}
 	_, err := s.db.Exec(ctx, insertSQL, pgx.QueryExecModeExec,
 		streams, seqs, ids, ts, decisions, codes, tenants, events, digests)
@@ -97,9 +154,12 @@ func classify(err error) error {
 	var pe *pgconn.PgError
 	if errors.As(err, &pe) && len(pe.Code) >= 2 {
 		switch pe.Code[:2] {
-		case "08", "40", "53", "57", "58": // connection, rollback, resources, operator, system
+		// connection, transaction state (25006: a read-only standby during
+		// a failover), rollback, resources, object state (55P03: lock not
+		// available), operator, system. Retries are bounded anyway.
+		case "08", "25", "40", "53", "55", "57", "58":
 			return fmt.Errorf("pgsink: insert: %w", err)
-		default: // 22 data, 23 constraint, 42 syntax/undefined table, …
+		default: // 22 data, 23 constraint, 42 syntax/undefined table/privilege, …
 			return fmt.Errorf("pgsink: insert: %w: %w", err, audit.ErrPermanent)
 		}
 	}

@@ -43,6 +43,7 @@ then a summary.
   --trusted-key PKHEX  accept only checkpoints signed by this key; repeatable
   --require-start      a stream that does not start at seq 1 is a problem
   --require-final      a stream without a final signed checkpoint is a problem
+                       (meaningful against a forger only with --trusted-key)
 
 Exit status: 0 no problems, 1 problems found, 2 usage or input error.
 
@@ -193,6 +194,9 @@ func cmdAuditVerify(e *env, args []string) error {
 			return err
 		}
 		opts.TrustedKeys = append(opts.TrustedKeys, ed25519.PublicKey(pk[:]))
+	}
+	if len(opts.TrustedKeys) == 0 && opts.RequireFinal {
+		fmt.Fprintln(e.stderr, "a1: warning: --require-final without --trusted-key accepts a final checkpoint signed by ANY key: whoever can write the log can cut its tail and re-sign it. Pass the gateway's receipt public key with --trusted-key.")
 	}
 	rep, err := audit.VerifyFiles(pos, opts)
 	if err != nil {

@@ -7,9 +7,11 @@ package httpx
 import (
 	"bytes"
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"net/http"
+	"net/url"
 	"strconv"
 	"time"
 
@@ -21,17 +23,27 @@ const MaxResponseBytes = 64 << 10
 
 // Post sends body and returns the status and the (bounded) response body.
 // Transport errors are returned as retryable errors.
-func Post(ctx context.Context, c *http.Client, url string, hdr http.Header, body []byte) (int, http.Header, []byte, error) {
-	req, err := http.NewRequestWithContext(ctx, http.MethodPost, url, bytes.NewReader(body))
+func Post(ctx context.Context, c *http.Client, target string, hdr http.Header, body []byte) (int, http.Header, []byte, error) {
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, target, bytes.NewReader(body))
 	if err != nil {
+		var ue *url.Error
+		if errors.As(err, &ue) { // never repeat the URL (see below)
+			err = ue.Err
+		}
 		return 0, nil, nil, fmt.Errorf("build request: %w: %w", err, audit.ErrPermanent)
 	}
 	for k, v := range hdr {
 		req.Header[k] = v
 	}
-	resp, err := c.Do(req)
+	resp, err := noRedirects(c).Do(req)
 	if err != nil {
-		return 0, nil, nil, fmt.Errorf("post: %w", err)
+		// *url.Error repeats the URL, whose query or userinfo may hold a
+		// credential: name the host only.
+		var ue *url.Error
+		if errors.As(err, &ue) {
+			err = ue.Err
+		}
+		return 0, nil, nil, fmt.Errorf("post to %s: %w", req.URL.Host, err)
 	}
 	defer resp.Body.Close()
 	rb, err := io.ReadAll(io.LimitReader(resp.Body, MaxResponseBytes))
@@ -40,6 +52,16 @@ func Post(ctx context.Context, c *http.Client, url string, hdr http.Header, body
 	}
 	_, _ = io.Copy(io.Discard, io.LimitReader(resp.Body, MaxResponseBytes)) // allow connection reuse
 	return resp.StatusCode, resp.Header, rb, nil
+}
+
+// noRedirects returns a copy of c that does not follow redirects. Following
+// one would re-send the batch, with every custom header (DD-API-KEY), to
+// wherever the answer points (307, 308), or turn the POST into a GET whose
+// 200 would count the batch as delivered (301, 302, 303).
+func noRedirects(c *http.Client) *http.Client {
+	cc := *c
+	cc.CheckRedirect = func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }
+	return &cc
 }
 
 // Classify maps a non-2xx status onto audit's retry classes; detail is a
@@ -57,6 +79,8 @@ func Classify(status int, hdr http.Header, detail string, now time.Time) error {
 		return base
 	case status >= 500:
 		return base
+	case status >= 300 && status < 400:
+		return fmt.Errorf("HTTP %d: redirects are not followed (configure the final URL): %w", status, audit.ErrPermanent)
 	default:
 		return fmt.Errorf("%w: %w", base, audit.ErrPermanent)
 	}

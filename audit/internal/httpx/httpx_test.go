@@ -1,8 +1,11 @@
 package httpx
 
 import (
+	"context"
 	"errors"
+	"net"
 	"net/http"
+	"strings"
 	"testing"
 	"time"
 
@@ -54,6 +57,35 @@ func TestClassify(t *testing.T) {
 		var ra *audit.RetryAfterError
 		if got := errors.As(err, &ra); got != (tc.after > 0) || (got && ra.After != tc.after) {
 			t.Errorf("%d %q: retry-after %v", tc.status, tc.retryAft, ra)
+		}
+	}
+}
+
+// A transport error must not repeat the request URL: its query may carry a
+// credential (Datadog accepts dd-api-key there), its userinfo a password.
+func TestPostErrorOmitsURL(t *testing.T) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr := ln.Addr().String()
+	ln.Close()
+	_, _, _, err = Post(context.Background(), &http.Client{}, "http://u:pw-SECRET@"+addr+"/api/v2/logs?dd-api-key=SECRET", nil, []byte("{}"))
+	if err == nil {
+		t.Fatal("no error from a closed port")
+	}
+	if strings.Contains(err.Error(), "SECRET") {
+		t.Fatalf("credential in error: %v", err)
+	}
+	if !strings.Contains(err.Error(), addr) {
+		t.Errorf("error should name the host: %v", err)
+	}
+}
+
+func TestClassifyRedirectIsPermanent(t *testing.T) {
+	for _, code := range []int{301, 302, 303, 307, 308} {
+		if err := Classify(code, http.Header{}, "", time.Now()); !errors.Is(err, audit.ErrPermanent) {
+			t.Errorf("%d: %v, want permanent", code, err)
 		}
 	}
 }
