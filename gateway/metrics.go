@@ -18,6 +18,7 @@ type metrics struct {
 	storageErrs *prometheus.CounterVec   // a1_storage_errors_total{op}
 	swept       prometheus.Counter       // a1_nonces_swept_total
 	rateLimited prometheus.Counter       // a1_rate_limited_total
+	rateLocal   prometheus.Counter       // a1_rate_limit_local_total
 	admin       *prometheus.CounterVec   // a1_admin_actions_total{action,result}
 	revocations prometheus.Counter       // a1_revocations_total
 	issued      prometheus.Counter       // a1_certs_issued_total
@@ -76,6 +77,10 @@ func newMetrics(backend, gatewayID string) (*metrics, error) {
 		rateLimited: prometheus.NewCounter(prometheus.CounterOpts{
 			Name: "a1_rate_limited_total", Help: "Requests rejected with 429.",
 		}),
+		rateLocal: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "a1_rate_limit_local_total",
+			Help: "Requests rate-limited by this replica alone because the shared limiter (the storage backend) failed.",
+		}),
 		admin: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "a1_admin_actions_total", Help: "Admin and revocation actions by action and result.",
 		}, []string{"action", "result"}),
@@ -100,7 +105,7 @@ func newMetrics(backend, gatewayID string) (*metrics, error) {
 		Name: "a1_gateway_build_info", Help: "Build and configuration of this gateway (value 1).",
 	}, []string{"version", "a1_version", "storage_backend", "gateway_id"})
 	build.WithLabelValues(version, A1Version, backend, gatewayID).Set(1)
-	for _, c := range []prometheus.Collector{m.decisions, m.latency, m.replays, m.storageErrs, m.swept, m.rateLimited,
+	for _, c := range []prometheus.Collector{m.decisions, m.latency, m.replays, m.storageErrs, m.swept, m.rateLimited, m.rateLocal,
 		m.admin, m.revocations, m.issued, m.conns, m.connLimit, build,
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
 		collectors.NewBuildInfoCollector()} {

@@ -7,6 +7,7 @@ import (
 	"encoding/json"
 	"net/http"
 	"net/url"
+	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -366,6 +367,58 @@ func TestRateLimitSharedRedis(t *testing.T) {
 	}
 	if m := gs[0].do("GET", "/metrics", nil, nil); !strings.Contains(string(m.raw), "a1_rate_limited_total") {
 		t.Errorf("metrics lack a1_rate_limited_total")
+	}
+}
+
+// TestRateLimitLocalFallbackRedis: while the shared limiter (Redis) is down
+// the replica limits each client with a bucket of its own (same rate and
+// burst) instead of lifting the limit, counts it, logs the start and the
+// end of the fallback once each, and uses the shared limiter again once
+// Redis answers.
+func TestRateLimitLocalFallbackRedis(t *testing.T) {
+	u := redisURL(t)
+	pu, _ := url.Parse(u)
+	p := newLinkProxy(t, pu.Host)
+	env := baseEnv(t)
+	env["A1_STORE"] = "redis"
+	env["A1_REDIS_URL"] = withHost(t, u, p.Addr())
+	env["A1_RATE_LIMIT_RPS"] = "0.01"
+	env["A1_RATE_LIMIT_BURST"] = "3"
+	g := startGateway(t, env)
+	get := func() int { return g.do("GET", "/.well-known/a1-configuration", nil, nil).status }
+	if st := get(); st != 200 { // one of the shared bucket's 3
+		t.Fatalf("first request: %d", st)
+	}
+
+	p.Cut()
+	var got []int
+	for i := 0; i < 6; i++ {
+		got = append(got, get())
+	}
+	if want := []int{200, 200, 200, 429, 429, 429}; !slices.Equal(got, want) {
+		t.Errorf("during the outage: %v, want %v (the replica's own bucket, burst 3)", got, want)
+	}
+	if n := metricSum(t, g, "a1_rate_limit_local_total", nil); n < 6 {
+		t.Errorf("a1_rate_limit_local_total = %v, want >= 6", n)
+	}
+	if n := metricSum(t, g, "a1_storage_errors_total", map[string]string{"op": "rate_limit"}); n < 1 {
+		t.Errorf("a1_storage_errors_total{op=rate_limit} = %v, want >= 1", n)
+	}
+
+	if err := p.Restore(); err != nil {
+		t.Fatal(err)
+	}
+	// The shared bucket (1 of 3 used before the outage) decides again.
+	waitFor(t, 15*time.Second, "the shared limiter used again", func() bool {
+		get()
+		return strings.Contains(g.stderr.String(), "the shared rate limiter answers again")
+	})
+	log := g.stderr.String()
+	if n := strings.Count(log, "limits clients on its own"); n != 1 {
+		t.Errorf("the fallback was logged %d times, want once:\n%s", n, log)
+	}
+	if n := strings.Count(log, "the shared rate limiter answers again"); n != 1 {
+		t.Errorf("the recovery was logged %d times, want once:\n%s", n, log)
 	}
 }
 

@@ -34,6 +34,8 @@ import (
 	"github.com/a1-go/a1/audit"
 	"github.com/a1-go/a1/audit/sinks"
 	"github.com/a1-go/a1/signer"
+	"github.com/a1-go/a1/store"
+	"github.com/a1-go/a1/store/memory"
 	"github.com/a1-go/a1/store/postgres"
 )
 
@@ -717,28 +719,60 @@ func (s *Server) recoverer(next http.Handler) http.Handler {
 	})
 }
 
-// rateLimitTimeout bounds the shared limiter's storage call; on failure
-// the limiter fails open (the request itself still fails closed if it needs
-// storage).
+// rateLimitTimeout bounds the shared limiter's storage call.
 const rateLimitTimeout = 250 * time.Millisecond
 
+// rateLocalFor is how long a replica limits clients on its own once the
+// shared limiter has failed: the requests in that window do not call it
+// (each would wait up to rateLimitTimeout for a backend that is down),
+// then one request tries it again.
+const rateLocalFor = time.Second
+
+// rateLimit applies the per-client limit with the shared limiter (the
+// storage backend, so the limit holds across replicas). When that fails the
+// replica falls back to a bucket of its own with the same rate and burst
+// (with N replicas a client then gets up to N times the limit) instead of
+// lifting the limit; the request itself still fails closed if it needs
+// storage. The fallback is counted (a1_rate_limit_local_total) and logged
+// once when it starts and once when the shared limiter answers again.
 func (s *Server) rateLimit(next http.Handler) http.Handler {
 	if s.cfg.RateRPS <= 0 {
 		return next
 	}
 	prefix := "rl:" + s.cfg.Tenant + ":"
+	local := memory.New(memory.Options{SweepInterval: -1})
+	s.closer = append(s.closer, local.Close)
+	var sharedDownUntil atomic.Int64 // unix ns; the shared limiter is skipped before it
+	var degraded atomic.Bool
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if probePaths[r.URL.Path] {
 			next.ServeHTTP(w, r)
 			return
 		}
-		ip := clientIP(r, s.cfg.ProxyMode, s.cfg.TrustedProxies)
-		ctx, cancel := context.WithTimeout(r.Context(), rateLimitTimeout)
-		d, err := s.st.AllowRate(ctx, prefix+rateKey(ip), s.cfg.RateRPS, s.cfg.RateBurst)
-		cancel()
+		key := prefix + rateKey(clientIP(r, s.cfg.ProxyMode, s.cfg.TrustedProxies))
+		var d store.RateDecision
+		err := errRateLocal
+		if now := time.Now().UnixNano(); now >= sharedDownUntil.Load() {
+			ctx, cancel := context.WithTimeout(r.Context(), rateLimitTimeout)
+			d, err = s.st.AllowRate(ctx, key, s.cfg.RateRPS, s.cfg.RateBurst)
+			cancel()
+			switch {
+			case err != nil && r.Context().Err() == nil:
+				s.metrics.storageErrs.WithLabelValues("rate_limit").Inc()
+				sharedDownUntil.Store(now + int64(rateLocalFor))
+				if degraded.CompareAndSwap(false, true) {
+					s.log.Warn("the shared rate limiter failed: this replica limits clients on its own until it answers",
+						"backend", s.cfg.Store, "err", err)
+				}
+			case err == nil && degraded.CompareAndSwap(true, false):
+				s.log.Info("the shared rate limiter answers again", "backend", s.cfg.Store)
+			}
+		}
 		if err != nil {
-			s.metrics.storageErrs.WithLabelValues("rate_limit").Inc()
-		} else if !d.Allowed {
+			s.metrics.rateLocal.Inc()
+			d, _ = local.AllowRate(r.Context(), key, s.cfg.RateRPS, s.cfg.RateBurst)
+		}
+		if !d.Allowed {
 			s.metrics.rateLimited.Inc()
 			secs := int((d.RetryAfter + time.Second - 1) / time.Second)
 			w.Header().Set("Retry-After", strconv.Itoa(max(secs, 1)))
@@ -749,6 +783,10 @@ func (s *Server) rateLimit(next http.Handler) http.Handler {
 		next.ServeHTTP(w, r)
 	})
 }
+
+// errRateLocal marks a request limited by the replica's own bucket without
+// asking the shared limiter.
+var errRateLocal = errors.New("shared rate limiter skipped")
 
 // requireAdmin checks Authorization: Bearer <A1_ADMIN_TOKEN> in constant
 // time (both sides hashed first, so the length does not leak either).
