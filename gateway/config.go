@@ -103,7 +103,7 @@ const (
 	MaxMaxBodyBytes        = 16 << 20
 	MinMaxBodyBytes        = 4 << 10
 	DefaultMaxBatch        = 256
-	MaxMaxBatch            = 1024
+	MaxMaxBatch            = store.MaxRevokeBatch // a revoke batch is one storage call
 	DefaultMaxTTL          = 365 * 24 * 3600
 	DefaultMaxHeaderBytes  = 16 << 10
 	DefaultMaxConns        = 4096 // ~25 KiB each while idle: ~100 MiB at the cap

@@ -486,6 +486,7 @@ func TestConfigErrors(t *testing.T) {
 		{map[string]string{"A1_MAX_BODY_BYTES": "10"}, "A1_MAX_BODY_BYTES"},
 		{map[string]string{"A1_MAX_CONNS": "2"}, "A1_MAX_CONNS"},
 		{map[string]string{"A1_SHUTDOWN_TIMEOUT": "0s"}, "A1_SHUTDOWN_TIMEOUT"},
+		{map[string]string{"A1_MAX_BATCH": "1001"}, "A1_MAX_BATCH"}, // above one revoke storage call
 		{map[string]string{"A1_ADMIN_TOKEN": "short"}, "A1_ADMIN_TOKEN"},
 		{map[string]string{"A1_AUDIT_SINKS": "carrier-pigeon"}, "A1_AUDIT_SINKS"},
 	}
