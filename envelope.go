@@ -153,8 +153,10 @@ func (r *SignedRevocation) Sign(s crypto.Signer, audience string) error {
 }
 
 // VerifyRevocation checks a signed revocation and returns the fingerprint
-// to revoke. It is allowed iff certs 0..Index link and verify (expiry
-// ignored), the principal is trusted, the revoker is the principal or the
+// to revoke. It is allowed iff certs 0..Index pass every check of Verify
+// but the clock (linkage, version, validity period, expiry nesting, depth,
+// distinct nonces, scope and mask narrowing, signatures; an expired cert
+// can be revoked), the principal is trusted, the revoker is the principal or the
 // delegator of some cert 0..Index, and |now − issued_at| ≤ 5 minutes.
 func VerifyRevocation(r *SignedRevocation, roots TrustAnchors, audience string, now uint64) ([32]byte, error) {
 	var zero [32]byte
@@ -177,11 +179,26 @@ func VerifyRevocation(r *SignedRevocation, roots TrustAnchors, audience string, 
 	if roots == nil || !roots.Trusted(sc.PrincipalPK) {
 		return zero, newErr(ErrUntrustedRoot, "")
 	}
-	expected := sc.PrincipalPK
+	// Certs 0..Index must form a path the verifier would accept, the
+	// clock aside (an expired cert can be revoked). Linkage and signatures
+	// alone are not enough: a revoker signs any cert it likes, so with
+	// them alone it could append a forged link "revoker → K" and then any
+	// cert K ever signed (even its own ancestors, or a cycle back to the
+	// principal) and pose as their ancestor. Depth, scope narrowing,
+	// expiry nesting and distinct nonces confine such a path to certs the
+	// revoker could legitimately have delegated to itself.
+	if r.Index >= MaxChainCerts {
+		return zero, hopErr(ErrDepthExceeded, MaxChainCerts,
+			fmt.Sprintf("depth limit exceeded at hop %d (limit=%d)", MaxChainCerts, MaxChainCerts))
+	}
+	w := newPathWalk(sc)
 	allowed := false
 	for i, c := range sc.Certs[:r.Index+1] {
-		if c.DelegatorPK != expected {
-			return zero, hopErr(ErrBrokenLinkage, i, fmt.Sprintf("delegation linkage broken at hop %d", i))
+		if err := w.enter(i, c); err != nil {
+			return zero, err
+		}
+		if err := w.narrow(sc, i, c); err != nil {
+			return zero, err
 		}
 		if err := c.VerifySignature(); err != nil {
 			return zero, hopErr(ErrInvalidSignature, i, fmt.Sprintf("invalid signature at hop %d", i))
@@ -189,7 +206,7 @@ func VerifyRevocation(r *SignedRevocation, roots TrustAnchors, audience string, 
 		if c.DelegatorPK == r.Revoker {
 			allowed = true
 		}
-		expected = c.DelegatePK
+		w.advance(c)
 	}
 	if !allowed {
 		return zero, newErr(ErrRevocationDenied, "")

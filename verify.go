@@ -130,6 +130,8 @@ type Result struct {
 	HasMask bool
 	// PassportNamespace is the terminal cert's dyolo.passport.namespace.
 	PassportNamespace string
+
+	pop bool // verified with a proof of possession
 }
 
 // NonceKey binds a nonce to the key that chose it, so that one delegator
@@ -145,10 +147,33 @@ func NonceKey(pk PublicKey, nonce [16]byte) [32]byte {
 // checked against storage (Result.Fingerprints, Result.Nonces). Errors are
 // *Error values wrapping one Kind (ErrExpired, ErrScopeEscalation, …).
 func (v *Verifier) Verify(req *Request) (*Result, error) {
-	return v.verify(req, v.now())
+	return v.verify(req, v.now(), false)
 }
 
-func (v *Verifier) verify(req *Request, nowT time.Time) (*Result, error) {
+// VerifyBatchItem verifies another intent of a batch request (one chain,
+// one executor, several intents) whose first intent was verified by
+// Verify with result first. Every check of Verify runs; in addition the
+// chain must be the one of first. When first was verified with a proof of
+// possession, that proof covers the whole batch (docs/spec.md §1), so
+// req carries none and WithRequirePoP does not ask for one. The batch
+// consumes first.Nonces, once: the item's Nonces are not to be consumed.
+func (v *Verifier) VerifyBatchItem(first *Result, req *Request) (*Result, error) {
+	if first == nil || req.PoP != nil {
+		return nil, newErr(ErrMalformed, "batch item: the proof of possession belongs to the first intent")
+	}
+	res, err := v.verify(req, v.now(), first.pop)
+	if err != nil {
+		return nil, err
+	}
+	if res.ChainFingerprint != first.ChainFingerprint {
+		return nil, newErr(ErrMalformed, "batch item: not the chain of the first intent")
+	}
+	return res, nil
+}
+
+// verify runs the checks at nowT; covered means a proof of possession
+// verified for the same request (a batch's first intent) stands for req's.
+func (v *Verifier) verify(req *Request, nowT time.Time, covered bool) (*Result, error) {
 	sc := req.Chain
 	if sc == nil || len(sc.Certs) == 0 {
 		return nil, newErr(ErrEmptyChain, "")
@@ -159,7 +184,7 @@ func (v *Verifier) verify(req *Request, nowT time.Time) (*Result, error) {
 	if v.roots == nil || !v.roots.Trusted(sc.PrincipalPK) {
 		return nil, newErr(ErrUntrustedRoot, "")
 	}
-	if v.requirePoP && req.PoP == nil {
+	if v.requirePoP && req.PoP == nil && !covered {
 		return nil, newErr(ErrProofRequired, "")
 	}
 	now := uint64(max(nowT.Unix(), 0))
@@ -173,25 +198,10 @@ func (v *Verifier) verify(req *Request, nowT time.Time) (*Result, error) {
 	res := &Result{Principal: sc.PrincipalPK, Depth: n, Fingerprints: make([][32]byte, n)}
 	var sigBuf [4]sigEntry
 	sigs := sigBuf[:0]
-	scope := sc.PrincipalScope
-	expected := sc.PrincipalPK
-	maxAllowed := uint64(255)
-	parentExp := ^uint64(0)
-	var mask Mask
-	hasMask := false
-
+	w := newPathWalk(sc)
 	for i, c := range sc.Certs {
-		if c.DelegatorPK != expected {
-			return nil, hopErr(ErrBrokenLinkage, i, fmt.Sprintf("delegation linkage broken at hop %d", i))
-		}
-		if c.Version != CertVersion {
-			return nil, hopErr(ErrUnsupportedVersion, i,
-				fmt.Sprintf("unsupported certificate version: expected %d, got %d", CertVersion, c.Version))
-		}
-		if c.IssuedAt >= c.ExpirationUnix {
-			return nil, hopErr(ErrInvalidValidity, i, fmt.Sprintf(
-				"invalid validity period at hop %d: issued_at (%d) is not before expiration_unix (%d)",
-				i, c.IssuedAt, c.ExpirationUnix))
+		if err := w.enter(i, c); err != nil {
+			return nil, err
 		}
 		if c.IssuedAt > early {
 			return nil, hopErr(ErrNotYetValid, i, fmt.Sprintf(
@@ -201,40 +211,14 @@ func (v *Verifier) verify(req *Request, nowT time.Time) (*Result, error) {
 			return nil, hopErr(ErrExpired, i, fmt.Sprintf(
 				"delegation at hop %d has expired (expiry=%d, now=%d)", i, c.ExpirationUnix, now))
 		}
-		if c.ExpirationUnix > parentExp {
-			return nil, hopErr(ErrTemporalViolation, i, fmt.Sprintf(
-				"temporal violation at hop %d: child expiry %d exceeds parent expiry %d", i, c.ExpirationUnix, parentExp))
-		}
-		if depth := uint64(i + 1); depth > maxAllowed {
-			return nil, hopErr(ErrDepthExceeded, i,
-				fmt.Sprintf("depth limit exceeded at hop %d (limit=%d)", i, maxAllowed))
-		}
-		maxAllowed = min(maxAllowed, uint64(c.MaxDepth))
-		for j := 0; j < i; j++ {
-			if subtle.ConstantTimeCompare(sc.Certs[j].Nonce[:], c.Nonce[:]) == 1 {
-				return nil, hopErr(ErrNonceReplay, i, "nonce has already been consumed")
-			}
-		}
-		if err := checkSubset(&c.ScopeProof, c.ScopeRoot, scope, i); err != nil {
+		if err := w.narrow(sc, i, c); err != nil {
 			return nil, err
-		}
-		scope = c.ScopeRoot
-		m, present, err := c.Extensions.PassportMask()
-		if err != nil {
-			return nil, &Error{Kind: ErrMalformed, Hop: i, HasHop: true, Detail: fmt.Sprintf("hop %d: %v", i, err), Err: err}
-		}
-		if present {
-			if i > 0 && (!hasMask || !m.SubsetOf(mask)) {
-				return nil, hopErr(ErrNarrowingViolation, i, fmt.Sprintf(
-					"capability mask at hop %d is not a subset of its parent's mask", i))
-			}
-			mask, hasMask = m, true
 		}
 		res.Fingerprints[i] = c.Fingerprint()
 		sigs = append(sigs, sigEntry{pk: c.DelegatorPK, digest: c.Digest(), sig: c.Signature})
-		parentExp = c.ExpirationUnix
-		expected = c.DelegatePK
+		w.advance(c)
 	}
+	scope, mask, hasMask, expected := w.scope, w.mask, w.hasMask, w.expected
 	if expected != req.Executor {
 		return nil, newErr(ErrUnauthorizedExecutor, "")
 	}
@@ -267,19 +251,29 @@ func (v *Verifier) verify(req *Request, nowT time.Time) (*Result, error) {
 		if err := v.checkPoP(req, res.ChainFingerprint, now); err != nil {
 			return nil, err
 		}
+		res.pop = true
+		// The proof is accepted while issued_at >= now - drift at
+		// one-second resolution, that is until the end of second
+		// issued_at + drift <= now + 2*drift, and a nonce counts as
+		// consumed only strictly before its expiry: one second more. The
+		// store compares the expiry with its own clock, so one more drift
+		// covers a store clock ahead of this one by up to the drift.
 		res.Nonces = []store.Nonce{{
 			Key:       NonceKey(req.Executor, req.PoP.Nonce),
-			ExpiresAt: expiryTime(satAdd(satAdd(now, v.drift), v.drift)),
+			ExpiresAt: expiryTime(satAdd(retention(now, v.drift), v.drift)),
 		}}
 	} else {
 		from := n - 1
 		if v.nonceMode == NonceAll {
 			from = 0
 		}
+		// A cert is accepted until the end of second expiration_unix +
+		// drift: its nonce is kept one second past that, plus one drift
+		// for a store clock ahead of this one (as for proofs above).
 		for _, c := range sc.Certs[from:] {
 			res.Nonces = append(res.Nonces, store.Nonce{
 				Key:       NonceKey(c.DelegatorPK, c.Nonce),
-				ExpiresAt: expiryTime(satAdd(c.ExpirationUnix, v.drift)),
+				ExpiresAt: expiryTime(retention(c.ExpirationUnix, v.drift)),
 			})
 		}
 	}
@@ -367,4 +361,91 @@ func Consume(ctx context.Context, st Consumer, tenant string, res *Result) error
 	default:
 		return &Error{Kind: ErrStorage, Detail: "storage unavailable: authorization denied", Err: err}
 	}
+}
+
+// retention is how long a nonce is kept after last, the last second (unix)
+// in which what carries it is accepted before the drift: last + drift is
+// still accepted, the second after it is covered by the store's strict
+// "expiry > now", and one more drift covers a store whose clock runs ahead
+// of the gateway's by up to the drift (clocks are assumed to agree within
+// it).
+func retention(last, drift uint64) uint64 {
+	return satAdd(satAdd(satAdd(last, drift), drift), 1)
+}
+
+// pathWalk is the state the structural checks carry along a chain's hops,
+// the ones every path of certs must pass whatever the clock says: for an
+// authorization (Verify, which adds the validity window, the executor, the
+// intent and the signatures) and for a signed revocation's path to the
+// revoked cert (VerifyRevocation).
+type pathWalk struct {
+	expected   PublicKey // the delegator the next hop must name
+	scope      [32]byte  // the scope the next hop must narrow
+	maxAllowed uint64    // the depth cap so far
+	parentExp  uint64
+	mask       Mask
+	hasMask    bool
+}
+
+func newPathWalk(sc *SignedChain) pathWalk {
+	return pathWalk{expected: sc.PrincipalPK, scope: sc.PrincipalScope, maxAllowed: 255, parentExp: ^uint64(0)}
+}
+
+// enter checks hop i on its own: linkage to the previous hop, version and
+// validity period.
+func (w *pathWalk) enter(i int, c *Cert) error {
+	if c.DelegatorPK != w.expected {
+		return hopErr(ErrBrokenLinkage, i, fmt.Sprintf("delegation linkage broken at hop %d", i))
+	}
+	if c.Version != CertVersion {
+		return hopErr(ErrUnsupportedVersion, i,
+			fmt.Sprintf("unsupported certificate version: expected %d, got %d", CertVersion, c.Version))
+	}
+	if c.IssuedAt >= c.ExpirationUnix {
+		return hopErr(ErrInvalidValidity, i, fmt.Sprintf(
+			"invalid validity period at hop %d: issued_at (%d) is not before expiration_unix (%d)",
+			i, c.IssuedAt, c.ExpirationUnix))
+	}
+	return nil
+}
+
+// narrow checks hop i against the hops before it: expiry nesting, depth,
+// distinct nonces, scope and capability-mask narrowing.
+func (w *pathWalk) narrow(sc *SignedChain, i int, c *Cert) error {
+	if c.ExpirationUnix > w.parentExp {
+		return hopErr(ErrTemporalViolation, i, fmt.Sprintf(
+			"temporal violation at hop %d: child expiry %d exceeds parent expiry %d", i, c.ExpirationUnix, w.parentExp))
+	}
+	if depth := uint64(i + 1); depth > w.maxAllowed {
+		return hopErr(ErrDepthExceeded, i,
+			fmt.Sprintf("depth limit exceeded at hop %d (limit=%d)", i, w.maxAllowed))
+	}
+	w.maxAllowed = min(w.maxAllowed, uint64(c.MaxDepth))
+	for j := 0; j < i; j++ {
+		if subtle.ConstantTimeCompare(sc.Certs[j].Nonce[:], c.Nonce[:]) == 1 {
+			return hopErr(ErrNonceReplay, i, "nonce has already been consumed")
+		}
+	}
+	if err := checkSubset(&c.ScopeProof, c.ScopeRoot, w.scope, i); err != nil {
+		return err
+	}
+	w.scope = c.ScopeRoot
+	m, present, err := c.Extensions.PassportMask()
+	if err != nil {
+		return &Error{Kind: ErrMalformed, Hop: i, HasHop: true, Detail: fmt.Sprintf("hop %d: %v", i, err), Err: err}
+	}
+	if present {
+		if i > 0 && (!w.hasMask || !m.SubsetOf(w.mask)) {
+			return hopErr(ErrNarrowingViolation, i, fmt.Sprintf(
+				"capability mask at hop %d is not a subset of its parent's mask", i))
+		}
+		w.mask, w.hasMask = m, true
+	}
+	return nil
+}
+
+// advance moves past hop c once every check of it passed.
+func (w *pathWalk) advance(c *Cert) {
+	w.parentExp = c.ExpirationUnix
+	w.expected = c.DelegatePK
 }

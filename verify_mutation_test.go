@@ -158,14 +158,16 @@ func TestVerifyTimeWindowSaturates(t *testing.T) {
 }
 
 // A consumed cert nonce is kept until the cert's expiry plus the drift
-// (DESIGN.md §3.6), not merely until its expiry.
-func TestCertNonceKeptUntilExpiryPlusDrift(t *testing.T) {
+// (DESIGN.md §3.6), not merely until its expiry, plus one second: the cert
+// is accepted during the whole second expiration_unix + drift
+// (TestSemanticsCertNonceOutlivesAcceptance).
+func TestCertNonceKeptUntilExpiryPlusTwoDrifts(t *testing.T) {
 	f := newFixture(t, nil)
 	res, err := f.verifier(a1.WithDrift(20)).Verify(f.req(t, "trade.equity"))
 	if err != nil {
 		t.Fatal(err)
 	}
-	if want := time.Unix(int64(f.c1.ExpirationUnix+20), 0); !res.Nonces[0].ExpiresAt.Equal(want) {
+	if want := time.Unix(int64(f.c1.ExpirationUnix+20+1+20), 0); !res.Nonces[0].ExpiresAt.Equal(want) {
 		t.Fatalf("nonce kept until %v, want %v", res.Nonces[0].ExpiresAt, want)
 	}
 }

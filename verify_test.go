@@ -236,8 +236,8 @@ func TestProofOfPossession(t *testing.T) {
 		if err != nil {
 			t.Fatalf("request %d: %v", i, err)
 		}
-		if len(res.Nonces) != 1 || res.Nonces[0].ExpiresAt != time.Unix(t0+100+30, 0) {
-			t.Fatalf("PoP consumes only its request nonce, kept for twice the drift: %+v", res.Nonces)
+		if len(res.Nonces) != 1 || res.Nonces[0].ExpiresAt != time.Unix(t0+100+45+1, 0) {
+			t.Fatalf("PoP consumes only its request nonce, kept for three drifts plus one second (acceptance window, strict expiry, store clock ahead): %+v", res.Nonces)
 		}
 	}
 	// Replaying one proof is denied.

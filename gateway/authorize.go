@@ -408,7 +408,9 @@ func (s *Server) handleAuthorizeBatch(w http.ResponseWriter, r *http.Request) {
 	results[0] = first
 	resp := api.BatchResponse{TotalCount: len(items), Results: make([]api.BatchResult, len(items)), RequestID: req.RequestID}
 	for i := 1; i < len(items); i++ {
-		res, err := s.verifier.Verify(&a1.Request{Chain: p.chain, Executor: p.executor, Intent: items[i].hash,
+		// The proof (if any) covers the whole batch: with A1_REQUIRE_POP
+		// the other items must not be asked for one of their own.
+		res, err := s.verifier.VerifyBatchItem(first, &a1.Request{Chain: p.chain, Executor: p.executor, Intent: items[i].hash,
 			Action: req.Intents[i].Name, Proof: items[i].proof})
 		if err != nil {
 			ae := toAPIError(err)
