@@ -35,7 +35,7 @@ type Configuration struct {
 // Root is a trusted principal key of the gateway.
 type Root struct {
 	PublicKeyHex string `json:"public_key_hex"`
-	// Source is where the gateway got it: "gateway", "config" or "registered".
+	// Source is where the gateway got it: "gateway" (its own key), "A1_TRUSTED_ROOTS" or "registered" (POST /v1/roots).
 	Source string `json:"source"`
 	Label  string `json:"label,omitempty"`
 }
