@@ -21,6 +21,23 @@ type PoP struct {
 	Signature [64]byte
 }
 
+// BatchIntentHash is what a proof of possession binds in place of the
+// intent hash for a batch request (docs/spec.md §1, ADR 0015): every intent
+// of the batch, in request order,
+//
+//	DK("a1-go::batch-intents::v1")[ BE64(n) ‖ intent_hash_1 ‖ … ‖ intent_hash_n ]
+//
+// so a batch's proof can be used with exactly its intents and never as a
+// single request's (another domain).
+func BatchIntentHash(intents []IntentHash) IntentHash {
+	w := newHW(hBatch)
+	w.be64(uint64(len(intents)))
+	for i := range intents {
+		w.bytes(intents[i][:])
+	}
+	return IntentHash(w.sum())
+}
+
 // PoPDigest computes the signed digest of a proof of possession.
 func PoPDigest(audience string, chainFP [32]byte, intent IntentHash, nonce [16]byte, issuedAt uint64) [32]byte {
 	w := newHW(hPoP)
@@ -90,7 +107,11 @@ func (v *Verifier) checkPoP(req *Request, chainFP [32]byte, now uint64) error {
 	if err != nil {
 		return newErr(ErrInvalidProof, "invalid proof of possession: bad executor key")
 	}
-	d := PoPDigest(p.Audience, chainFP, req.Intent, p.Nonce, p.IssuedAt)
+	bound := req.Intent
+	if req.PoPIntent != (IntentHash{}) {
+		bound = req.PoPIntent
+	}
+	d := PoPDigest(p.Audience, chainFP, bound, p.Nonce, p.IssuedAt)
 	if !voi.VerifyExpandedWithOptions(x, d[:], p.Signature[:], sigOptions) {
 		return newErr(ErrInvalidProof, "invalid proof of possession: signature does not verify under executor_pk_hex")
 	}

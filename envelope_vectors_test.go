@@ -37,6 +37,11 @@ func envelopeVectors(t *testing.T) map[string]any {
 	popDigest := a1.PoPDigest(audience, chainFP, intent, nonce, at)
 	popSig := ed25519.Sign(agentB, popDigest[:])
 
+	read, _ := a1.HashIntent("portfolio.read", nil)
+	batch := a1.BatchIntentHash([]a1.IntentHash{intent, read})
+	batchDigest := a1.PoPDigest(audience, chainFP, batch, nonce, at)
+	batchSig := ed25519.Sign(agentB, batchDigest[:])
+
 	fp1 := sc.Certs[1].Fingerprint()
 	revDigest := a1.RevocationDigest(audience, fp1, at, "key compromised")
 	revSig := ed25519.Sign(root, revDigest[:])
@@ -52,6 +57,12 @@ func envelopeVectors(t *testing.T) map[string]any {
 			"audience": audience, "chain_fingerprint_hex": hx(chainFP[:]), "intent_hex": intent.Hex(),
 			"nonce_hex": hx(nonce[:]), "issued_at": at, "executor_pk_hex": hx(agentB.Public().(ed25519.PublicKey)),
 			"digest_hex": hx(popDigest[:]), "signature_hex": hx(popSig),
+		},
+		"pop_batch": map[string]any{
+			"audience": audience, "chain_fingerprint_hex": hx(chainFP[:]),
+			"intents": []string{"trade.equity", "portfolio.read"}, "intent_hashes_hex": []string{intent.Hex(), read.Hex()},
+			"batch_intent_hash_hex": batch.Hex(), "nonce_hex": hx(nonce[:]), "issued_at": at,
+			"executor_pk_hex": hx(agentB.Public().(ed25519.PublicKey)), "digest_hex": hx(batchDigest[:]), "signature_hex": hx(batchSig),
 		},
 		"signed_revocation": map[string]any{
 			"audience": audience, "index": 1, "fingerprint_hex": hx(fp1[:]), "issued_at": at, "reason": "key compromised",

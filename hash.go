@@ -30,10 +30,11 @@ const (
 	certVersion1 = 1
 
 	// Our own domains (DESIGN.md §3a and docs/spec.md).
-	ctxPoP      = "a1-go::pop::v1"
-	ctxRevoke   = "a1-go::revoke::v1"
-	ctxNonceKey = "a1-go::nonce::v1"
-	ctxReceipt  = "a1-go::receipt::v1"
+	ctxPoP          = "a1-go::pop::v1"
+	ctxBatchIntents = "a1-go::batch-intents::v1"
+	ctxRevoke       = "a1-go::revoke::v1"
+	ctxNonceKey     = "a1-go::nonce::v1"
+	ctxReceipt      = "a1-go::receipt::v1"
 )
 
 // domain is a derive-key context prepared once: blake3.NewDeriveKey hashes
@@ -60,6 +61,7 @@ var (
 	hNSScope    = newDomain(ctxNSScope)
 	hNarrowing  = newDomain(ctxNarrowing)
 	hPoP        = newDomain(ctxPoP)
+	hBatch      = newDomain(ctxBatchIntents)
 	hRevoke     = newDomain(ctxRevoke)
 	hNonceKey   = newDomain(ctxNonceKey)
 	hReceipt    = newDomain(ctxReceipt)

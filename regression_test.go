@@ -163,3 +163,40 @@ func TestGuardChecksPassportRoot(t *testing.T) {
 	p.Cert.IssuedAt = t0 + 100 + a1.DefaultDriftSecs + 1
 	wantNoHop(t, guard(p, p.Chain(sub), newMemState()), a1.ErrNotYetValid)
 }
+
+// TestBatchProofBindsEveryIntent: a batch's proof of possession signs
+// BatchIntentHash of all its intents, in order (ADR 0015): it verifies only
+// with exactly those intents, and never as a single request's proof (the
+// batch hash lives in its own domain, also for a batch of one).
+func TestBatchProofBindsEveryIntent(t *testing.T) {
+	f := newFixture(t, nil)
+	const aud = "gateway-1"
+	v := f.verifier(a1.WithAudience(aud))
+	hs := hashes(t, "trade.equity", "portfolio.read")
+	batch := a1.BatchIntentHash(hs)
+	p, err := a1.SignPoP(f.tool, aud, f.chain.Fingerprint(), batch, t0+100)
+	if err != nil {
+		t.Fatal(err)
+	}
+	req := func(bind a1.IntentHash) *a1.Request {
+		r := f.req(t, "trade.equity")
+		r.PoP, r.PoPIntent = p, bind
+		return r
+	}
+	if _, err := v.Verify(req(batch)); err != nil {
+		t.Fatalf("the batch's own intents: %v", err)
+	}
+	for name, bind := range map[string]a1.IntentHash{
+		"as a single request's proof": {},
+		"intents in another order":    a1.BatchIntentHash([]a1.IntentHash{hs[1], hs[0]}),
+		"fewer intents":               a1.BatchIntentHash(hs[:1]),
+		"one more intent":             a1.BatchIntentHash(append(hs[:2:2], hs[0])),
+	} {
+		if _, err := v.Verify(req(bind)); !errors.Is(err, a1.ErrInvalidProof) {
+			t.Errorf("%s: %v, want INVALID_PROOF", name, err)
+		}
+	}
+	if a1.BatchIntentHash(hs[:1]) == hs[0] {
+		t.Error("a batch of one hashes to its intent's hash: a single request's proof would verify for it")
+	}
+}

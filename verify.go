@@ -112,6 +112,9 @@ type Request struct {
 	Proof *MerkleProof
 	// PoP is the executor's optional proof of possession.
 	PoP *PoP
+	// PoPIntent, when set, is what PoP binds instead of Intent: the
+	// BatchIntentHash of every intent of a batch request.
+	PoPIntent IntentHash
 }
 
 // Result is what a successful verification establishes.

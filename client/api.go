@@ -249,7 +249,8 @@ type batchBody struct {
 }
 
 // AuthorizeBatch asks POST /v1/authorize/batch. The proof of possession (with
-// Agent) covers the first intent, as the gateway expects.
+// Agent) signs every intent of the batch, in order (a1.BatchIntentHash), as
+// the gateway expects.
 func (c *Client) AuthorizeBatch(ctx context.Context, req *BatchRequest) (*BatchResponse, error) {
 	if req.Chain == nil {
 		return nil, errors.New("client: no chain")
@@ -266,10 +267,14 @@ func (c *Client) AuthorizeBatch(ctx context.Context, req *BatchRequest) (*BatchR
 	if req.Agent == nil {
 		err = c.do(ctx, "POST", "/v1/authorize/batch", false, body, &out)
 	} else {
-		h, herr := a1.HashIntent(req.Intents[0].Name, req.Intents[0].Params)
-		if herr != nil {
-			return nil, fmt.Errorf("client: intent: %w", herr)
+		hashes := make([]a1.IntentHash, len(req.Intents))
+		for i, in := range req.Intents {
+			var herr error
+			if hashes[i], herr = a1.HashIntent(in.Name, in.Params); herr != nil {
+				return nil, fmt.Errorf("client: intents[%d]: %w", i, herr)
+			}
 		}
+		h := a1.BatchIntentHash(hashes)
 		err = c.withAudience(ctx, req.Audience, func(aud string) error {
 			var perr error
 			if body.Proof, perr = c.proof(req.Agent, aud, req.Chain, h); perr != nil {

@@ -155,7 +155,9 @@ type authzBody struct {
 	Proof         *a1.PoPJSON       `json:"proof"`
 }
 
-func (g *fakeGateway) check(ctx context.Context, sc *a1.SignedChain, exec string, name string, params map[string]string, pj *a1.PoPJSON) (*a1.Result, error) {
+// check authorizes one intent; popIntent, when set, is what the proof binds
+// instead (a batch's a1.BatchIntentHash).
+func (g *fakeGateway) check(ctx context.Context, sc *a1.SignedChain, exec string, name string, params map[string]string, pj *a1.PoPJSON, popIntent a1.IntentHash) (*a1.Result, error) {
 	if pj != nil {
 		g.signed.Add(1)
 	}
@@ -167,7 +169,7 @@ func (g *fakeGateway) check(ctx context.Context, sc *a1.SignedChain, exec string
 	if err != nil {
 		return nil, err
 	}
-	req := &a1.Request{Chain: sc, Executor: pk, Intent: h, Action: name}
+	req := &a1.Request{Chain: sc, Executor: pk, Intent: h, Action: name, PoPIntent: popIntent}
 	if pj != nil {
 		if req.PoP, err = pj.Parse(); err != nil {
 			return nil, err
@@ -183,7 +185,7 @@ func (g *fakeGateway) authorize(w http.ResponseWriter, r *http.Request) {
 		writeErr(w, 400, "MALFORMED_REQUEST", "bad request", nil)
 		return
 	}
-	res, err := g.check(r.Context(), b.Chain, b.ExecutorPKHex, b.IntentName, b.IntentParams, b.Proof)
+	res, err := g.check(r.Context(), b.Chain, b.ExecutorPKHex, b.IntentName, b.IntentParams, b.Proof, a1.IntentHash{})
 	if err != nil {
 		writeErr(w, a1.HTTPStatus(err), a1.ErrorCode(err), err.Error(), err)
 		return
@@ -212,14 +214,19 @@ func (g *fakeGateway) batch(w http.ResponseWriter, r *http.Request) {
 		writeErr(w, 400, "MALFORMED_REQUEST", "bad request", nil)
 		return
 	}
-	// The proof covers the first intent; the others are checked offline.
-	// As on the gateway, a failing first intent fails the whole request.
+	// The proof signs every intent; the first is authorized with it, the
+	// others are checked offline. As on the gateway, a failing first intent
+	// fails the whole request.
+	hashes := make([]a1.IntentHash, len(b.Intents))
+	for i, in := range b.Intents {
+		hashes[i], _ = a1.HashIntent(in.Name, in.Params)
+	}
 	var results []map[string]any
 	n := 0
 	for i, in := range b.Intents {
 		var err error
 		if i == 0 {
-			if _, err = g.check(r.Context(), b.Chain, b.ExecutorPKHex, in.Name, in.Params, b.Proof); err != nil {
+			if _, err = g.check(r.Context(), b.Chain, b.ExecutorPKHex, in.Name, in.Params, b.Proof, a1.BatchIntentHash(hashes)); err != nil {
 				writeErr(w, a1.HTTPStatus(err), a1.ErrorCode(err), err.Error(), err)
 				return
 			}

@@ -397,8 +397,17 @@ func (s *Server) handleAuthorizeBatch(w http.ResponseWriter, r *http.Request) {
 	p.intent = items[0].hash
 	ev.intent = req.Intents[0].Name
 
-	first, err := s.verifier.Verify(&a1.Request{Chain: p.chain, Executor: p.executor, Intent: items[0].hash,
-		Action: req.Intents[0].Name, Proof: items[0].proof, PoP: p.pop})
+	firstReq := &a1.Request{Chain: p.chain, Executor: p.executor, Intent: items[0].hash,
+		Action: req.Intents[0].Name, Proof: items[0].proof, PoP: p.pop}
+	if p.pop != nil {
+		// The proof signs every intent of the batch (docs/spec.md §1).
+		hashes := make([]a1.IntentHash, len(items))
+		for i := range items {
+			hashes[i] = items[i].hash
+		}
+		firstReq.PoPIntent = a1.BatchIntentHash(hashes)
+	}
+	first, err := s.verifier.Verify(firstReq)
 	if err != nil {
 		ev.err = err
 		writeError(w, toAPIError(err))

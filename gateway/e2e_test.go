@@ -159,7 +159,10 @@ func TestProofOfPossession(t *testing.T) {
 			{"name": tradeIntents[2].name},
 		},
 	}
-	p, _ := a1.SignPoP(sc.tool.signer(), "gw-pop-test", chain2.Fingerprint(), sc.intents[0], now())
+	// The batch's proof signs all three intents, in order.
+	third, _ := a1.HashIntent(tradeIntents[2].name, nil)
+	p, _ := a1.SignPoP(sc.tool.signer(), "gw-pop-test", chain2.Fingerprint(),
+		a1.BatchIntentHash([]a1.IntentHash{sc.intents[0], sc.intents[3], third}), now())
 	batch["proof"] = p.JSON()
 	r := g.post("/v1/authorize/batch", batch)
 	if r.status != 200 || r.body["authorized_count"] != float64(2) || r.body["all_authorized"] != false {

@@ -35,6 +35,17 @@ func popAt(t *testing.T, k key, aud string, chain *a1.SignedChain, in a1.IntentH
 	return p.JSON()
 }
 
+// batchPoP is a batch proof signed by the tool for (chain, the intents idx
+// of the batch, in order) now: it binds a1.BatchIntentHash of them.
+func (sc *scenario) batchPoP(t *testing.T, aud string, chain *a1.SignedChain, idx ...int) a1.PoPJSON {
+	t.Helper()
+	hashes := make([]a1.IntentHash, len(idx))
+	for i, j := range idx {
+		hashes[i] = sc.intents[j]
+	}
+	return popAt(t, sc.tool, aud, chain, a1.BatchIntentHash(hashes), now())
+}
+
 func with(req map[string]any, kv ...any) map[string]any {
 	out := map[string]any{}
 	for k, v := range req {
@@ -82,26 +93,30 @@ func TestSemanticsBatchNonces(t *testing.T) {
 	// consumes nothing: the chain still has its one use.
 	chain = sc.chain(t, 0, 3)
 	expect(t, "first intent out of scope", g.post("/v1/authorize/batch", sc.batchBody(chain, 2, 0)), 403, "SCOPE_VIOLATION")
-	bad := with(sc.batchBody(chain, 0, 3), "proof", popAt(t, sc.tool, "other-gw", chain, sc.intents[0], now()))
+	bad := with(sc.batchBody(chain, 0, 3), "proof", sc.batchPoP(t, "other-gw", chain, 0, 3))
 	expect(t, "batch with a wrong-audience proof", g.post("/v1/authorize/batch", bad), 401, "INVALID_PROOF")
-	bad = with(sc.batchBody(chain, 0, 3), "proof", popAt(t, sc.tool, "gw-sem", chain, sc.intents[3], now()))
-	expect(t, "batch proof over another intent than the first", g.post("/v1/authorize/batch", bad), 401, "INVALID_PROOF")
+	bad = with(sc.batchBody(chain, 0, 3), "proof", popAt(t, sc.tool, "gw-sem", chain, sc.intents[0], now()))
+	expect(t, "batch proof over the first intent alone", g.post("/v1/authorize/batch", bad), 401, "INVALID_PROOF")
+	bad = with(sc.batchBody(chain, 0, 3), "proof", sc.batchPoP(t, "gw-sem", chain, 3, 0))
+	expect(t, "batch proof over the intents in another order", g.post("/v1/authorize/batch", bad), 401, "INVALID_PROOF")
+	bad = with(sc.batchBody(chain, 0, 3), "proof", sc.batchPoP(t, "gw-sem", chain, 0))
+	expect(t, "batch proof over fewer intents", g.post("/v1/authorize/batch", bad), 401, "INVALID_PROOF")
 	expect(t, "the chain after denied batches", g.post("/v1/authorize", sc.authReq(chain, 0)), 200, "")
 
-	// With a proof: reusable chain, single-use proof (also on the single
-	// route, whose proof digest is the same for the first intent).
+	// With a proof: reusable chain, single-use proof, usable only with the
+	// intents it signs (not with others, not on the single route).
 	chain = sc.chain(t, 0, 3)
 	for i := 0; i < 2; i++ {
-		b := with(sc.batchBody(chain, 0, 3), "proof", popAt(t, sc.tool, "gw-sem", chain, sc.intents[0], now()))
+		b := with(sc.batchBody(chain, 0, 3), "proof", sc.batchPoP(t, "gw-sem", chain, 0, 3))
 		if r := g.post("/v1/authorize/batch", b); r.status != 200 || r.body["authorized_count"] != float64(2) {
 			t.Fatalf("PoP batch %d: %d %s", i, r.status, r.raw)
 		}
 	}
-	p := popAt(t, sc.tool, "gw-sem", chain, sc.intents[0], now())
+	p := sc.batchPoP(t, "gw-sem", chain, 0, 3)
+	expect(t, "batch proof with other items", g.post("/v1/authorize/batch", with(sc.batchBody(chain, 0), "proof", p)), 401, "INVALID_PROOF")
+	expect(t, "batch proof on the single route", g.post("/v1/authorize", with(sc.authReq(chain, 0), "proof", p)), 401, "INVALID_PROOF")
 	expect(t, "PoP batch", g.post("/v1/authorize/batch", with(sc.batchBody(chain, 0, 3), "proof", p)), 200, "")
 	expect(t, "PoP batch replayed", g.post("/v1/authorize/batch", with(sc.batchBody(chain, 0, 3), "proof", p)), 401, "NONCE_REPLAY")
-	expect(t, "batch proof replayed on the single route", g.post("/v1/authorize", with(sc.authReq(chain, 0), "proof", p)), 401, "NONCE_REPLAY")
-	expect(t, "batch proof replayed with other items", g.post("/v1/authorize/batch", with(sc.batchBody(chain, 0), "proof", p)), 401, "NONCE_REPLAY")
 	// The PoP uses never consumed the chain.
 	expect(t, "proof-less use after PoP batches", g.post("/v1/authorize", sc.authReq(chain, 0)), 200, "")
 }
@@ -120,7 +135,7 @@ func TestSemanticsBatchRequirePoP(t *testing.T) {
 
 	chain := sc.chain(t, 0, 3)
 	expect(t, "proof-less batch", g.post("/v1/authorize/batch", sc.batchBody(chain, 0, 3)), 401, "PROOF_REQUIRED")
-	p := popAt(t, sc.tool, "gw-sem", chain, sc.intents[0], now())
+	p := sc.batchPoP(t, "gw-sem", chain, 0, 3, 2)
 	r := g.post("/v1/authorize/batch", with(sc.batchBody(chain, 0, 3, 2), "proof", p))
 	if r.status != 200 || r.body["authorized_count"] != float64(2) {
 		t.Fatalf("PoP batch under A1_REQUIRE_POP: %d %s", r.status, r.raw)
@@ -132,7 +147,7 @@ func TestSemanticsBatchRequirePoP(t *testing.T) {
 	if it := items[2].(map[string]any); it["error_code"] != "SCOPE_VIOLATION" {
 		t.Errorf("third intent (out of scope): %v", it)
 	}
-	expect(t, "replay", g.post("/v1/authorize/batch", with(sc.batchBody(chain, 0, 3), "proof", p)), 401, "NONCE_REPLAY")
+	expect(t, "replay", g.post("/v1/authorize/batch", with(sc.batchBody(chain, 0, 3, 2), "proof", p)), 401, "NONCE_REPLAY")
 }
 
 // TestSemanticsDeniedConsumesNothing: in A1_NONCE_MODE=all (every cert
@@ -256,7 +271,7 @@ func TestSemanticsCachesSkipNothing(t *testing.T) {
 	}
 	expect(t, "warm chain after its root was removed", g.post("/v1/authorize", lauth()), 403, "UNTRUSTED_ROOT")
 	expect(t, "warm chain after its root was removed, batch", g.post("/v1/authorize/batch",
-		with(sc.batchBody(lchain, 0), "proof", popAt(t, sc.tool, "gw-sem", lchain, sc.intents[0], now()))), 403, "UNTRUSTED_ROOT")
+		with(sc.batchBody(lchain, 0), "proof", sc.batchPoP(t, "gw-sem", lchain, 0))), 403, "UNTRUSTED_ROOT")
 }
 
 // TestSemanticsReplicasPostgres: two replicas on one PostgreSQL. A proof
@@ -284,7 +299,7 @@ func TestSemanticsReplicasPostgres(t *testing.T) {
 	single := sc.withPoP(t, sc.authReq(chain, 0), chain, 0, "gw-shared")
 	expect(t, "PoP on A", a.post("/v1/authorize", single), 200, "")
 	expect(t, "same PoP on B", b.post("/v1/authorize", single), 401, "NONCE_REPLAY")
-	batch := with(sc.batchBody(chain, 0, 3), "proof", popAt(t, sc.tool, "gw-shared", chain, sc.intents[0], now()))
+	batch := with(sc.batchBody(chain, 0, 3), "proof", sc.batchPoP(t, "gw-shared", chain, 0, 3))
 	expect(t, "PoP batch on B", b.post("/v1/authorize/batch", batch), 200, "")
 	expect(t, "same PoP batch on A", a.post("/v1/authorize/batch", batch), 401, "NONCE_REPLAY")
 
