@@ -2,6 +2,7 @@ package gateway
 
 import (
 	"bytes"
+	"cmp"
 	"context"
 	"encoding/hex"
 	"encoding/json"
@@ -31,7 +32,9 @@ const (
 	reservedExtPrefix = "dyolo.passport."
 )
 
-func (s *Server) emitAdmin(r *http.Request, action, code, subject string) {
+// actor names who acted; "" derives it from the admin token presented
+// ("admin", "admin (previous token)" or "anonymous").
+func (s *Server) emitAdmin(r *http.Request, action, code, subject, actor string) {
 	dec := audit.DecisionAllow
 	if code != "" {
 		dec = audit.DecisionDeny
@@ -39,12 +42,14 @@ func (s *Server) emitAdmin(r *http.Request, action, code, subject string) {
 			dec = audit.DecisionError
 		}
 	}
-	actor := "anonymous"
-	switch s.adminTokenMatch(r) {
-	case adminTokenCurrent:
-		actor = "admin"
-	case adminTokenPrevious:
-		actor = "admin (previous token)"
+	if actor == "" {
+		actor = "anonymous"
+		switch s.adminTokenMatch(r) {
+		case adminTokenCurrent:
+			actor = "admin"
+		case adminTokenPrevious:
+			actor = "admin (previous token)"
+		}
 	}
 	s.emitter.Emit(audit.Event{Kind: audit.KindAdmin, Action: action, Decision: dec, ErrorCode: code,
 		Actor: actor, Subject: subject, Tenant: s.cfg.Tenant, RequestID: headerRequestID(r),
@@ -54,9 +59,15 @@ func (s *Server) emitAdmin(r *http.Request, action, code, subject string) {
 // adminDone records the outcome of an admin action (metrics and audit) and
 // writes err when non-nil.
 func (s *Server) adminDone(w http.ResponseWriter, r *http.Request, action, subject string, err error) bool {
+	return s.adminDoneAs(w, r, action, subject, "", err)
+}
+
+// adminDoneAs is adminDone with the audit event's actor ("" derives it
+// from the admin token).
+func (s *Server) adminDoneAs(w http.ResponseWriter, r *http.Request, action, subject, actor string, err error) bool {
 	if err == nil {
 		s.metrics.admin.WithLabelValues(action, "ok").Inc()
-		s.emitAdmin(r, action, "", subject)
+		s.emitAdmin(r, action, "", subject, actor)
 		return false
 	}
 	ae := toAPIError(err)
@@ -64,7 +75,7 @@ func (s *Server) adminDone(w http.ResponseWriter, r *http.Request, action, subje
 	if ae.Status >= 500 {
 		s.metrics.storageErrs.WithLabelValues(action).Inc()
 	}
-	s.emitAdmin(r, action, ae.Code, subject)
+	s.emitAdmin(r, action, ae.Code, subject, actor)
 	writeError(w, ae)
 	return true
 }
@@ -457,11 +468,29 @@ func (s *Server) storeRevocations(w http.ResponseWriter, r *http.Request, action
 	ctx, cancel := context.WithTimeout(r.Context(), s.cfg.StorageTimeout)
 	n, err := s.st.Revoke(ctx, s.cfg.Tenant, revs)
 	cancel()
-	if s.adminDone(w, r, action, subject, err) {
+	if s.adminDoneAs(w, r, action, subject, revocationActor(revs), err) {
 		return 0, false
 	}
 	s.metrics.revocations.Add(float64(n))
 	return n, true
+}
+
+// revocationActor names who revoked revs in the audit event: the revoker
+// key of signed revocations ("signed:<hex>", as stored with them; "signed:
+// N revokers" for a batch signed by several), or "" for the admin token.
+func revocationActor(revs []store.Revocation) string {
+	var first string
+	seen := map[string]bool{}
+	for _, r := range revs {
+		if strings.HasPrefix(r.Actor, "signed:") && !seen[r.Actor] {
+			seen[r.Actor] = true
+			first = cmp.Or(first, r.Actor)
+		}
+	}
+	if len(seen) > 1 {
+		return "signed: " + strconv.Itoa(len(seen)) + " revokers"
+	}
+	return first
 }
 
 type revokeBatchRequest struct {

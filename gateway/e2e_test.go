@@ -222,6 +222,16 @@ func TestRequirePoPAndSignedRevocation(t *testing.T) {
 	if r.status != 401 || r.code() != "CERT_REVOKED" || r.body["hop"] != float64(1) {
 		t.Errorf("after signed revocation: %d %s", r.status, r.raw)
 	}
+	// The audit trail names the revoker's key, not "anonymous".
+	want := `"actor":"signed:` + sc.orch.pk.Hex() + `"`
+	waitFor(t, 5*time.Second, "the signed revocation's audit event", func() bool {
+		for _, line := range strings.Split(g.audit.String(), "\n") {
+			if strings.Contains(line, `"action":"cert.revoke"`) && strings.Contains(line, `"decision":"allow"`) {
+				return strings.Contains(line, want)
+			}
+		}
+		return false
+	})
 	// Admin form without a configured token: disabled.
 	if r := g.post("/v1/cert/revoke", map[string]any{"fingerprint_hex": strings.Repeat("00", 32)}); r.status != 403 || r.code() != "ADMIN_DISABLED" {
 		t.Errorf("admin revoke, no token configured: %d %s", r.status, r.raw)

@@ -794,7 +794,7 @@ func (s *Server) requireAdmin(path string, next http.HandlerFunc) http.HandlerFu
 	return func(w http.ResponseWriter, r *http.Request) {
 		if err := s.checkAdmin(r); err != nil {
 			s.metrics.admin.WithLabelValues(path, "unauthorized").Inc()
-			s.emitAdmin(r, path, err.Code, "")
+			s.emitAdmin(r, path, err.Code, "", "")
 			writeError(w, err)
 			return
 		}
