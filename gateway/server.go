@@ -115,7 +115,7 @@ func NewServer(ctx context.Context, cfg *Config, deps Deps) (*Server, error) {
 	if cfg.TLSCertFile != "" {
 		if s.tls, err = newCertReloader(cfg.TLSCertFile, cfg.TLSKeyFile, s.log); err != nil {
 			s.Close()
-			return nil, cfgErr("A1_TLS_CERT_FILE", err.Error(), "point A1_TLS_CERT_FILE and A1_TLS_KEY_FILE at a readable PEM certificate chain and its private key")
+			return nil, tlsStartError(err)
 		}
 	}
 	s.metrics, err = newMetrics(cfg.Store, s.gatewayID)
@@ -167,12 +167,14 @@ const defaultFlush = 10 * time.Second
 
 // Cache bounds. sigCacheSize is the verifier's verified-signature cache.
 // The decoded-chain cache (chaincache.go) holds at most 2 × chainCacheEntries
-// chains of at most maxCachedChainBytes of JSON each (about 2 × (16 + ~16)
-// KiB per entry at worst, 64 MiB in all; a typical 2-hop chain is 2.7 KB).
+// chains of at most maxCachedChainBytes of JSON each, and at most
+// chainCacheBytes of raw plus decoded chains in all (a 16 KiB chain can
+// decode to ~160 KiB; a typical 2-hop chain is 2-3 KB of JSON, ~3-4 KB cached).
 const (
 	sigCacheSize        = 1 << 16
 	chainCacheEntries   = 1024
 	maxCachedChainBytes = 16 << 10
+	chainCacheBytes     = 64 << 20
 )
 
 // Handler returns the HTTP handler (every route and middleware).
