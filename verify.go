@@ -5,6 +5,7 @@ import (
 	"crypto/subtle"
 	"errors"
 	"fmt"
+	"sync"
 	"time"
 
 	"github.com/a1-go/a1/store"
@@ -135,6 +136,34 @@ type Result struct {
 	PassportNamespace string
 
 	pop bool // verified with a proof of possession
+	// chk is what the chain checks of this verification established, for
+	// the other intents of a batch (VerifyBatchItem).
+	chk *chainChecked
+}
+
+// chainChecked is the outcome of the intent-independent checks of one
+// verification (trust, linkage, time, depth, narrowing, executor,
+// signatures): a batch's other intents reuse it instead of re-running them,
+// so a batch of n intents costs one chain verification plus n scope checks.
+type chainChecked struct {
+	v         *Verifier
+	chain     *SignedChain
+	executor  PublicKey
+	namespace string
+	scope     [32]byte
+
+	// The terminal cert's subset-intent tree, built at most once per batch
+	// when intents without a proof need it (intentInScope).
+	treeOnce sync.Once
+	tree     *IntentTree
+}
+
+// subsetTree returns the tree of the terminal cert's subset intents.
+func (c *chainChecked) subsetTree() *IntentTree {
+	c.treeOnce.Do(func() {
+		c.tree, _ = NewIntentTree(c.chain.Certs[len(c.chain.Certs)-1].ScopeProof.SubsetIntents)
+	})
+	return c.tree
 }
 
 // NonceKey binds a nonce to the key that chose it, so that one delegator
@@ -155,14 +184,23 @@ func (v *Verifier) Verify(req *Request) (*Result, error) {
 
 // VerifyBatchItem verifies another intent of a batch request (one chain,
 // one executor, several intents) whose first intent was verified by
-// Verify with result first. Every check of Verify runs; in addition the
-// chain must be the one of first. When first was verified with a proof of
+// Verify with result first. Every check of Verify applies; in addition the
+// chain must be the one of first. When req carries first's chain (the same
+// *SignedChain), executor and namespace, the intent-independent checks are
+// not run again: their outcome at first's verification time is reused, and
+// only the intent's scope and capability checks run (a batch of n intents
+// costs one chain verification, not n). When first was verified with a proof of
 // possession, that proof covers the whole batch (docs/spec.md §1), so
 // req carries none and WithRequirePoP does not ask for one. The batch
 // consumes first.Nonces, once: the item's Nonces are not to be consumed.
 func (v *Verifier) VerifyBatchItem(first *Result, req *Request) (*Result, error) {
 	if first == nil || req.PoP != nil {
 		return nil, newErr(ErrMalformed, "batch item: the proof of possession belongs to the first intent")
+	}
+	if c := first.chk; c != nil && c.v == v && req.Chain == c.chain && req.Executor == c.executor && req.Namespace == c.namespace {
+		// The same (immutable) chain, executor and namespace as first:
+		// every intent-independent check already passed, at c.now.
+		return v.verifyItem(first, c, req)
 	}
 	res, err := v.verify(req, v.now(), first.pop)
 	if err != nil {
@@ -172,6 +210,55 @@ func (v *Verifier) VerifyBatchItem(first *Result, req *Request) (*Result, error)
 		return nil, newErr(ErrMalformed, "batch item: not the chain of the first intent")
 	}
 	return res, nil
+}
+
+// verifyItem is verify for another intent of first's batch, with the
+// chain checks of first (c): what remains depends on the intent.
+func (v *Verifier) verifyItem(first *Result, c *chainChecked, req *Request) (*Result, error) {
+	if v.requirePoP && !first.pop {
+		return nil, newErr(ErrProofRequired, "")
+	}
+	sc := req.Chain
+	terminal := sc.Certs[len(sc.Certs)-1]
+	if !intentInScopeTree(req, terminal, c.scope, c.subsetTree) {
+		return nil, newErr(ErrScopeViolation, "")
+	}
+	if first.HasMask && req.Action != "" && !MaskOf(req.Action).SubsetOf(first.Mask) {
+		return nil, newErr(ErrNarrowingViolation, "")
+	}
+	res := &Result{
+		Principal:         first.Principal,
+		Depth:             first.Depth,
+		ChainFingerprint:  first.ChainFingerprint,
+		Fingerprints:      first.Fingerprints,
+		Nonces:            v.certNonces(sc),
+		Mask:              first.Mask,
+		HasMask:           first.HasMask,
+		PassportNamespace: first.PassportNamespace,
+		Receipt:           first.Receipt,
+	}
+	res.Receipt.Intent = req.Intent
+	return res, nil
+}
+
+// certNonces are the cert nonces an authorization without a proof of
+// possession consumes (the terminal cert's, or every cert's in NonceAll).
+func (v *Verifier) certNonces(sc *SignedChain) []store.Nonce {
+	from := len(sc.Certs) - 1
+	if v.nonceMode == NonceAll {
+		from = 0
+	}
+	var out []store.Nonce
+	// A cert is accepted until the end of second expiration_unix +
+	// drift: its nonce is kept one second past that, plus one drift
+	// for a store clock ahead of this one (as for proofs).
+	for _, c := range sc.Certs[from:] {
+		out = append(out, store.Nonce{
+			Key:       NonceKey(c.DelegatorPK, c.Nonce),
+			ExpiresAt: expiryTime(retention(c.ExpirationUnix, v.drift)),
+		})
+	}
+	return out
 }
 
 // verify runs the checks at nowT; covered means a proof of possession
@@ -226,19 +313,8 @@ func (v *Verifier) verify(req *Request, nowT time.Time, covered bool) (*Result, 
 		return nil, newErr(ErrUnauthorizedExecutor, "")
 	}
 
-	var keyBuf [4]*voi.ExpandedPublicKey
-	keys := keyBuf[:0]
-	for i := range sigs {
-		x, err := v.keys.expand(sigs[i].pk)
-		if err != nil {
-			var e *Error
-			errors.As(err, &e)
-			return nil, &Error{Kind: e.Kind, Hop: i, HasHop: true, Detail: fmt.Sprintf("hop %d: %s", i, e.Error())}
-		}
-		keys = append(keys, x)
-	}
-	if bad := v.cache.verifyAll(sigs, keys); bad >= 0 {
-		return nil, hopErr(ErrInvalidSignature, bad, fmt.Sprintf("invalid signature at hop %d", bad))
+	if err := v.checkSigs(sigs); err != nil {
+		return nil, err
 	}
 
 	terminal := sc.Certs[n-1]
@@ -266,19 +342,7 @@ func (v *Verifier) verify(req *Request, nowT time.Time, covered bool) (*Result, 
 			ExpiresAt: expiryTime(satAdd(retention(now, v.drift), v.drift)),
 		}}
 	} else {
-		from := n - 1
-		if v.nonceMode == NonceAll {
-			from = 0
-		}
-		// A cert is accepted until the end of second expiration_unix +
-		// drift: its nonce is kept one second past that, plus one drift
-		// for a store clock ahead of this one (as for proofs above).
-		for _, c := range sc.Certs[from:] {
-			res.Nonces = append(res.Nonces, store.Nonce{
-				Key:       NonceKey(c.DelegatorPK, c.Nonce),
-				ExpiresAt: expiryTime(retention(c.ExpirationUnix, v.drift)),
-			})
-		}
+		res.Nonces = v.certNonces(sc)
 	}
 	res.Mask, res.HasMask = mask, hasMask
 	res.PassportNamespace = terminal.Extensions.PassportNamespace()
@@ -290,7 +354,69 @@ func (v *Verifier) verify(req *Request, nowT time.Time, covered bool) (*Result, 
 		ChainFingerprint:  res.ChainFingerprint,
 		Namespace:         req.Namespace,
 	}
+	res.chk = &chainChecked{v: v, chain: sc, executor: req.Executor, namespace: req.Namespace, scope: scope}
 	return res, nil
+}
+
+// checkSigs verifies the cert signatures (chain order), skipping those in
+// the cache. The first one not in the cache is checked on its own, before
+// any other key is expanded: a chain of never-seen certs whose first
+// signature is bad costs one verification, not one per cert (an
+// unauthenticated client cannot sign anything past the trusted root's
+// certs, so this is where its garbage chains stop). The others are checked
+// together (SigCache.verifyAll). A key error is reported at its hop.
+func (v *Verifier) checkSigs(sigs []sigEntry) error {
+	// The uncached entries after the first are compacted to the front of
+	// sigs (the caller's buffer, not used afterwards), with their hops.
+	var hopBuf [8]int
+	hops := hopBuf[:0]
+	n := 0
+	first := true
+	for i := range sigs {
+		if v.cache.has(&sigs[i]) {
+			continue
+		}
+		if !first {
+			sigs[n] = sigs[i]
+			n++
+			hops = append(hops, i)
+			continue
+		}
+		first = false
+		x, err := v.keys.expand(sigs[i].pk)
+		if err != nil {
+			return keyErr(err, i)
+		}
+		e := &sigs[i]
+		if !voi.VerifyExpandedWithOptions(x, e.digest[:], e.sig[:], sigOptions) {
+			return hopErr(ErrInvalidSignature, i, fmt.Sprintf("invalid signature at hop %d", i))
+		}
+		v.cache.add(e)
+	}
+	if n == 0 {
+		return nil
+	}
+	rest := sigs[:n]
+	var keyBuf [8]*voi.ExpandedPublicKey
+	keys := keyBuf[:0]
+	for j := range rest {
+		x, err := v.keys.expand(rest[j].pk)
+		if err != nil {
+			return keyErr(err, hops[j])
+		}
+		keys = append(keys, x)
+	}
+	if bad := v.cache.verifyAll(rest, keys); bad >= 0 {
+		return hopErr(ErrInvalidSignature, hops[bad], fmt.Sprintf("invalid signature at hop %d", hops[bad]))
+	}
+	return nil
+}
+
+// keyErr places a key validation error at hop i.
+func keyErr(err error, i int) error {
+	var e *Error
+	errors.As(err, &e)
+	return &Error{Kind: e.Kind, Hop: i, HasHop: true, Detail: fmt.Sprintf("hop %d: %s", i, e.Error())}
 }
 
 // expiryTime converts a unix expiry to a time, capped at store.MaxExpiry
@@ -305,6 +431,15 @@ func expiryTime(unix uint64) time.Time {
 // intentInScope applies PROTOCOL.md §3.5, deriving the proof from the
 // terminal cert's subset intents when the caller gave none (DESIGN.md §4).
 func intentInScope(req *Request, terminal *Cert, scope [32]byte) bool {
+	return intentInScopeTree(req, terminal, scope, func() *IntentTree {
+		t, _ := NewIntentTree(terminal.ScopeProof.SubsetIntents)
+		return t
+	})
+}
+
+// intentInScopeTree is intentInScope with the terminal's subset-intent tree
+// from tree (nil when it cannot be built).
+func intentInScopeTree(req *Request, terminal *Cert, scope [32]byte, tree func() *IntentTree) bool {
 	if req.Proof != nil && len(req.Proof.Siblings) > 0 {
 		return req.Proof.Verify(req.Intent, scope)
 	}
@@ -314,8 +449,8 @@ func intentInScope(req *Request, terminal *Cert, scope [32]byte) bool {
 	if req.Proof == nil && len(terminal.ScopeProof.SubsetIntents) > 1 {
 		for _, h := range terminal.ScopeProof.SubsetIntents {
 			if h == req.Intent {
-				t, err := NewIntentTree(terminal.ScopeProof.SubsetIntents)
-				if err != nil {
+				t := tree()
+				if t == nil {
 					return false
 				}
 				p, err := t.Prove(req.Intent)

@@ -14,6 +14,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"unicode/utf16"
 	"unicode/utf8"
 	"unsafe"
 
@@ -296,8 +297,13 @@ func unmarshalStrictFast(body []byte, v any, fast bool) *apiError {
 // "INTENT_NAME" passes the duplicate-key check, and a case-sensitive reader
 // (a policy engine, the tool that executes the action) would see a
 // different intent from the one the gateway authorized. Called after
-// json.Unmarshal succeeded, on bodies the fast decoder (exact names only)
-// did not take.
+// json.Unmarshal succeeded (raw is valid JSON without duplicate keys), on
+// bodies the fast decoder (exact names only) did not take.
+//
+// It walks raw in place: no map, no sort, no copy of the values, so a body
+// of many members costs one pass per level of the target type. When several
+// members are wrong, the error is the one of the smallest member name (one
+// error for one body, whatever the member order).
 func checkFieldCase(raw []byte, t reflect.Type) *apiError {
 	for t != nil && t.Kind() == reflect.Pointer {
 		t = t.Elem()
@@ -305,55 +311,302 @@ func checkFieldCase(raw []byte, t reflect.Type) *apiError {
 	if t == nil || t == rawMessageType || reflect.PointerTo(t).Implements(unmarshalerType) {
 		return nil // decoded by its own (case-sensitive) decoder
 	}
+	var first *apiError
+	var firstKey string
+	keep := func(k string, e *apiError) {
+		if e != nil && (first == nil || k < firstKey) {
+			first, firstKey = e, k
+		}
+	}
 	switch t.Kind() {
 	case reflect.Struct:
-		var members map[string]json.RawMessage
-		if json.Unmarshal(raw, &members) != nil {
-			return nil // null
-		}
 		fields := jsonFieldsOf(t)
-		for _, k := range slices.Sorted(maps.Keys(members)) { // deterministic: one error for one body
-			v := members[k]
+		folds := foldIndexOf(t, fields)
+		eachMember(raw, func(k string, v []byte) {
 			if ft, ok := fields[k]; ok {
-				if e := checkFieldCase(v, ft); e != nil {
-					return e
-				}
-				continue
+				keep(k, checkFieldCase(v, ft))
+				return
 			}
-			for name := range fields {
-				if strings.EqualFold(k, name) {
-					return badRequest("unknown field %s: field names are case-sensitive (did you mean %q?)", quoteShort(k), name)
-				}
+			if first != nil && k >= firstKey {
+				return // cannot win
 			}
-		}
+			if name, ok := folds.match(k); ok {
+				keep(k, badRequest("unknown field %s: field names are case-sensitive (did you mean %q?)", quoteShort(k), name))
+			}
+		})
 	case reflect.Slice, reflect.Array:
 		if !hasFields(t.Elem()) {
 			return nil
 		}
-		var items []json.RawMessage
-		if json.Unmarshal(raw, &items) != nil {
-			return nil
-		}
-		for _, it := range items {
-			if e := checkFieldCase(it, t.Elem()); e != nil {
-				return e
-			}
-		}
+		eachItem(raw, func(v []byte) bool {
+			first = checkFieldCase(v, t.Elem())
+			return first == nil
+		})
 	case reflect.Map:
 		if !hasFields(t.Elem()) {
 			return nil
 		}
-		var members map[string]json.RawMessage
-		if json.Unmarshal(raw, &members) != nil {
-			return nil
-		}
-		for _, k := range slices.Sorted(maps.Keys(members)) {
-			if e := checkFieldCase(members[k], t.Elem()); e != nil {
-				return e
+		eachMember(raw, func(k string, v []byte) {
+			if first == nil || k < firstKey {
+				keep(k, checkFieldCase(v, t.Elem()))
+			}
+		})
+	}
+	return first
+}
+
+// foldIndex finds the field name a member name equals case-insensitively
+// (strings.EqualFold), looking only at the names that can: those whose
+// first letter folds to the member's first byte when that byte is ASCII
+// (a non-ASCII first rune, such as the Kelvin sign for 'k', is compared
+// with every name).
+type foldIndex struct {
+	names   []string      // sorted
+	byFirst [128][]string // names by the lower case of their first byte
+}
+
+var foldIndexes sync.Map // reflect.Type → *foldIndex
+
+func foldIndexOf(t reflect.Type, fields map[string]reflect.Type) *foldIndex {
+	if x, ok := foldIndexes.Load(t); ok {
+		return x.(*foldIndex)
+	}
+	x := &foldIndex{names: slices.Sorted(maps.Keys(fields))}
+	for _, n := range x.names {
+		if n != "" && n[0] < utf8.RuneSelf {
+			c := lowerASCII(n[0])
+			x.byFirst[c] = append(x.byFirst[c], n)
+		} else {
+			// Cannot happen with this package's types; stay correct.
+			for c := range x.byFirst {
+				x.byFirst[c] = append(x.byFirst[c], n)
 			}
 		}
 	}
-	return nil
+	foldIndexes.Store(t, x)
+	return x
+}
+
+func lowerASCII(c byte) byte {
+	if 'A' <= c && c <= 'Z' {
+		return c + 'a' - 'A'
+	}
+	return c
+}
+
+func (x *foldIndex) match(k string) (string, bool) {
+	cands := x.names
+	if k != "" && k[0] < utf8.RuneSelf {
+		cands = x.byFirst[lowerASCII(k[0])]
+	}
+	for _, n := range cands {
+		if strings.EqualFold(k, n) {
+			return n, true
+		}
+	}
+	return "", false
+}
+
+// eachMember calls f with each member of the object raw, valid JSON (when
+// raw is not an object, null for instance, it calls nothing). The key is
+// unescaped; it aliases raw when it has no escape.
+func eachMember(raw []byte, f func(key string, val []byte)) {
+	i := skipWS(raw, 0)
+	if i >= len(raw) || raw[i] != '{' {
+		return
+	}
+	for i++; ; {
+		i = skipWS(raw, i)
+		if i >= len(raw) || raw[i] != '"' {
+			return // '}' (or invalid JSON, which json.Unmarshal refused)
+		}
+		end := skipValue(raw, i)
+		key, ok := unquoteJSON(raw[i+1 : end-1])
+		if !ok {
+			return
+		}
+		i = skipWS(raw, end)
+		if i >= len(raw) || raw[i] != ':' {
+			return
+		}
+		i = skipWS(raw, i+1)
+		end = skipValue(raw, i)
+		f(key, raw[i:end])
+		i = skipWS(raw, end)
+		if i >= len(raw) || raw[i] != ',' {
+			return
+		}
+		i++
+	}
+}
+
+// eachItem calls f with each item of the array raw, valid JSON, while f
+// returns true (when raw is not an array it calls nothing).
+func eachItem(raw []byte, f func(val []byte) bool) {
+	i := skipWS(raw, 0)
+	if i >= len(raw) || raw[i] != '[' {
+		return
+	}
+	i = skipWS(raw, i+1)
+	if i < len(raw) && raw[i] == ']' {
+		return
+	}
+	for i < len(raw) {
+		end := skipValue(raw, i)
+		if !f(raw[i:end]) {
+			return
+		}
+		i = skipWS(raw, end)
+		if i >= len(raw) || raw[i] != ',' {
+			return
+		}
+		i = skipWS(raw, i+1)
+	}
+}
+
+func skipWS(b []byte, i int) int {
+	for i < len(b) && (b[i] == ' ' || b[i] == '\t' || b[i] == '\n' || b[i] == '\r') {
+		i++
+	}
+	return i
+}
+
+// skipValue returns the end of the JSON value starting at b[i] (valid
+// JSON): a string, an object or array (brackets counted outside strings),
+// or a literal or number (up to the next delimiter).
+func skipValue(b []byte, i int) int {
+	if i >= len(b) {
+		return i
+	}
+	switch b[i] {
+	case '"':
+		for j := i + 1; j < len(b); j++ {
+			switch b[j] {
+			case '\\':
+				j++
+			case '"':
+				return j + 1
+			}
+		}
+		return len(b)
+	case '{', '[':
+		depth := 0
+		for j := i; j < len(b); j++ {
+			switch b[j] {
+			case '"':
+				j = skipValue(b, j) - 1
+			case '{', '[':
+				depth++
+			case '}', ']':
+				if depth--; depth == 0 {
+					return j + 1
+				}
+			}
+		}
+		return len(b)
+	}
+	j := i
+	for j < len(b) {
+		switch b[j] {
+		case ',', '}', ']', ' ', '\t', '\n', '\r':
+			return j
+		}
+		j++
+	}
+	return j
+}
+
+// unquoteJSON decodes the contents of a JSON string (between the quotes)
+// to what encoding/json decodes it to: the escapes of RFC 8259, a \u
+// surrogate pair to its rune and a lone surrogate to U+FFFD. s must be
+// valid UTF-8. Without a backslash it returns s itself, without copying
+// (the result must not outlive s). It reports false for a control
+// character or an invalid escape (encoding/json refuses them).
+func unquoteJSON(s []byte) (string, bool) {
+	bs := bytes.IndexByte(s, '\\')
+	if bs < 0 {
+		for _, c := range s {
+			if c < 0x20 {
+				return "", false
+			}
+		}
+		return unsafeString(s), true
+	}
+	out := make([]byte, 0, len(s))
+	for i := 0; i < len(s); {
+		c := s[i]
+		switch {
+		case c < 0x20:
+			return "", false
+		case c != '\\':
+			out = append(out, c)
+			i++
+			continue
+		}
+		if i+1 >= len(s) {
+			return "", false
+		}
+		switch e := s[i+1]; e {
+		case '"', '\\', '/':
+			out = append(out, e)
+		case 'b':
+			out = append(out, '\b')
+		case 'f':
+			out = append(out, '\f')
+		case 'n':
+			out = append(out, '\n')
+		case 'r':
+			out = append(out, '\r')
+		case 't':
+			out = append(out, '\t')
+		case 'u':
+			r := hex4(s[i+2:])
+			if r < 0 {
+				return "", false
+			}
+			i += 6
+			if utf16.IsSurrogate(r) {
+				if i+1 < len(s) && s[i] == '\\' && s[i+1] == 'u' {
+					if r2 := hex4(s[i+2:]); r2 >= 0 {
+						if d := utf16.DecodeRune(r, r2); d != utf8.RuneError {
+							out = utf8.AppendRune(out, d)
+							i += 6
+							continue
+						}
+					}
+				}
+				r = utf8.RuneError
+			}
+			out = utf8.AppendRune(out, r)
+			continue
+		default:
+			return "", false
+		}
+		i += 2
+	}
+	return string(out), true
+}
+
+// hex4 decodes 4 hex digits at the start of s, or returns -1.
+func hex4(s []byte) rune {
+	if len(s) < 4 {
+		return -1
+	}
+	var r rune
+	for _, c := range s[:4] {
+		switch {
+		case '0' <= c && c <= '9':
+			c -= '0'
+		case 'a' <= c && c <= 'f':
+			c = c - 'a' + 10
+		case 'A' <= c && c <= 'F':
+			c = c - 'A' + 10
+		default:
+			return -1
+		}
+		r = r<<4 | rune(c)
+	}
+	return r
 }
 
 // hasFields reports whether values of t can hold JSON objects decoded into
@@ -535,8 +788,8 @@ func scanJSON(b []byte) (sp jsonSpans, err error) {
 				raw := b[i+1 : j]
 				var key string
 				if esc {
-					var s string
-					if json.Unmarshal(b[i:j+1], &s) != nil {
+					s, ok := unquoteJSON(raw)
+					if !ok {
 						return jsonSpans{}, nil // encoding/json reports it
 					}
 					key = s
@@ -544,9 +797,10 @@ func scanJSON(b []byte) (sp jsonSpans, err error) {
 					key = unsafeString(raw)
 				}
 				dup := false
+				// The map is scanJSON's own: its keys may alias b.
 				if f.big != nil {
 					_, dup = f.big[key]
-					f.big[string([]byte(key))] = struct{}{}
+					f.big[key] = struct{}{}
 				} else {
 					for _, k := range spans[f.first:] {
 						if k == key {
@@ -558,7 +812,7 @@ func scanJSON(b []byte) (sp jsonSpans, err error) {
 					if len(spans)-f.first > linearKeyLimit {
 						f.big = make(map[string]struct{}, 2*linearKeyLimit)
 						for _, k := range spans[f.first:] {
-							f.big[string([]byte(k))] = struct{}{}
+							f.big[k] = struct{}{}
 						}
 						spans = spans[:f.first]
 					}
