@@ -361,7 +361,10 @@ func (s *Server) issueSub(req *passportSubRequest) (*a1.Cert, *a1.SignedChain, *
 	if err != nil {
 		return nil, nil, toAPIError(err)
 	}
-	return c, p.Chain(c), nil
+	// [root, sub], as `a1 passport sub` writes: the passport's root is hop
+	// 0, so revoking the passport stops the sub-cert at every gateway
+	// (a [sub] chain would keep working; ADR 0014).
+	return c, a1.NewChain(p.Holder(), p.Cert.ScopeRoot, p.Cert, c), nil
 }
 
 // revokeRequest is either the admin form {fingerprint_hex, reason} (with

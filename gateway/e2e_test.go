@@ -276,8 +276,21 @@ func TestIssuanceAndRoots(t *testing.T) {
 	}
 	subChain, _ := json.Marshal(sub.body["chain"])
 	a := g.post("/v1/passport/authorize", map[string]any{"chain": json.RawMessage(subChain), "intent_name": "files.read", "executor_pk_hex": tool.pk.Hex()})
-	if a.status != 200 || a.body["receipt"].(map[string]any)["passport_namespace"] != "acme-bot" {
+	if a.status != 200 || a.body["receipt"].(map[string]any)["passport_namespace"] != "acme-bot" || a.body["chain_depth"] != float64(2) {
 		t.Fatalf("passport authorize: %d %s", a.status, a.raw)
+	}
+	// The chain carries the passport's root as hop 0 ([root, sub], as the
+	// CLI writes it), so revoking the passport stops its sub-certs.
+	sc, err := a1.DecodeSignedChain(subChain)
+	if err != nil || len(sc.Certs) != 2 {
+		t.Fatalf("passport sub chain: %v, %d certs, want [root, sub]", err, len(sc.Certs))
+	}
+	rootFP := sc.Certs[0].Fingerprint()
+	if r := g.admin("POST", "/v1/cert/revoke", map[string]any{"fingerprint_hex": hex.EncodeToString(rootFP[:])}); r.status != 200 {
+		t.Fatalf("revoke the passport: %d %s", r.status, r.raw)
+	}
+	if r := g.post("/v1/passport/authorize", map[string]any{"chain": json.RawMessage(subChain), "intent_name": "files.read", "executor_pk_hex": tool.pk.Hex()}); r.status != 401 || r.code() != "CERT_REVOKED" || r.body["hop"] != float64(0) {
+		t.Fatalf("sub-cert after the passport was revoked: %d %s", r.status, r.raw)
 	}
 
 	// Runtime roots.
