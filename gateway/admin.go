@@ -672,7 +672,11 @@ func (s *Server) handleRemoveRoot(w http.ResponseWriter, r *http.Request) {
 	if s.adminDone(w, r, action, a1.PublicKey(pk).Hex(), err) {
 		return
 	}
-	writeJSON(w, http.StatusOK, map[string]any{"public_key_hex": a1.PublicKey(pk).Hex(), "removed": removed})
+	// A root from the configuration (the gateway key, A1_TRUSTED_ROOTS)
+	// stays trusted whatever the store holds: say so rather than let
+	// "removed" suggest it no longer is.
+	_, static := s.roots.static[a1.PublicKey(pk)]
+	writeJSON(w, http.StatusOK, map[string]any{"public_key_hex": a1.PublicKey(pk).Hex(), "removed": removed, "still_trusted": static})
 }
 
 func (s *Server) handleListRoots(w http.ResponseWriter, r *http.Request) {

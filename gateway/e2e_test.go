@@ -316,8 +316,14 @@ func TestIssuanceAndRoots(t *testing.T) {
 	if l := g.admin("GET", "/v1/roots", nil); !strings.Contains(string(l.raw), human.pk.Hex()) {
 		t.Errorf("roots list: %s", l.raw)
 	}
-	if r := g.admin("DELETE", "/v1/roots/"+human.pk.Hex(), nil); r.status != 200 || r.body["removed"] != true {
+	if r := g.admin("DELETE", "/v1/roots/"+human.pk.Hex(), nil); r.status != 200 || r.body["removed"] != true || r.body["still_trusted"] != false {
 		t.Fatalf("remove root: %d %s", r.status, r.raw)
+	}
+	// A root from the configuration (here the gateway's own key) cannot be
+	// removed at runtime, and the answer says it stays trusted.
+	gwKey := g.discovery()["gateway_signing_pk_hex"].(string)
+	if r := g.admin("DELETE", "/v1/roots/"+gwKey, nil); r.status != 200 || r.body["removed"] != false || r.body["still_trusted"] != true {
+		t.Fatalf("remove the gateway's own key: %d %s", r.status, r.raw)
 	}
 	if r := g.post("/v1/authorize", mk()); r.code() != "UNTRUSTED_ROOT" {
 		t.Errorf("removed root: %d %s", r.status, r.raw)
