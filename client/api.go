@@ -453,13 +453,23 @@ func (c *Client) AddRoot(ctx context.Context, pk a1.PublicKey, label string) (*R
 }
 
 // RemoveRoot stops trusting a registered key (admin token). It reports
-// whether the key was registered.
+// whether the key was registered. A key the gateway trusts from its
+// configuration (its own key, A1_TRUSTED_ROOTS) stays trusted: the error
+// then wraps ErrStillTrusted.
 func (c *Client) RemoveRoot(ctx context.Context, pk a1.PublicKey) (bool, error) {
 	var out struct {
-		Removed bool `json:"removed"`
+		Removed      bool `json:"removed"`
+		StillTrusted bool `json:"still_trusted"`
 	}
 	if err := c.do(ctx, "DELETE", "/v1/roots/"+url.PathEscape(pk.Hex()), true, nil, &out); err != nil {
 		return false, err
 	}
+	if out.StillTrusted {
+		return out.Removed, fmt.Errorf("client: DELETE /v1/roots/%s: %w", pk.Hex(), ErrStillTrusted)
+	}
 	return out.Removed, nil
 }
+
+// ErrStillTrusted is wrapped by RemoveRoot's error when the key stays
+// trusted because it comes from the gateway's configuration.
+var ErrStillTrusted = errors.New("the key stays trusted: it comes from the gateway's configuration (its own key or A1_TRUSTED_ROOTS)")

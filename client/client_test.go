@@ -517,3 +517,16 @@ func TestGatewayIDChange(t *testing.T) {
 		t.Fatalf("signed revocation after the id changed: %v after %d requests, want success after 2", err, n)
 	}
 }
+
+// TestRemoveConfiguredRoot: removing a key the gateway trusts from its
+// configuration is an error (ErrStillTrusted), not a quiet "not removed".
+func TestRemoveConfiguredRoot(t *testing.T) {
+	f := newFixture(t)
+	c := f.client(t, client.WithAdminToken(fakeAdminToken))
+	if _, err := c.RemoveRoot(context.Background(), pkOf(f.human)); !errors.Is(err, client.ErrStillTrusted) {
+		t.Fatalf("remove a configured root: %v, want ErrStillTrusted", err)
+	}
+	if removed, err := c.RemoveRoot(context.Background(), pkOf(f.other)); err != nil || removed {
+		t.Fatalf("remove an unknown key: %v, %v", removed, err)
+	}
+}

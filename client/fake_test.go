@@ -98,6 +98,15 @@ func newFakeGateway(trusted ...a1.PublicKey) *fakeGateway {
 		}
 		writeJSON(w, 200, map[string]any{"roots": out})
 	}))
+	mux.HandleFunc("DELETE /v1/roots/{pk}", g.admin(func(w http.ResponseWriter, r *http.Request) {
+		pk, err := a1.ParsePublicKeyHex(r.PathValue("pk"))
+		if err != nil {
+			writeErr(w, 400, "MALFORMED_REQUEST", "bad key", nil)
+			return
+		}
+		// Every root of the fake comes from its configuration.
+		writeJSON(w, 200, map[string]any{"public_key_hex": pk.Hex(), "removed": false, "still_trusted": g.roots.Trusted(pk)})
+	}))
 	mux.HandleFunc("GET /slow", func(w http.ResponseWriter, r *http.Request) { time.Sleep(2 * time.Second) })
 	mux.HandleFunc("GET /v1/rate", func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Retry-After", "3")
