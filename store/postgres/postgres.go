@@ -365,12 +365,29 @@ func (s *Store) AddRoot(ctx context.Context, tenant string, r store.Root) error 
 		return store.Unavailable("add root", err)
 	}
 	defer cancel()
-	tag, err := s.pool.Exec(c, addRootSQL, tenant, r.PublicKey[:], r.Label, r.AddedBy, r.AddedAt, store.MaxRootsPerTenant)
-	if err != nil {
+	// The count in addRootSQL sees only roots committed before the
+	// statement began, so two additions racing for the last place could
+	// both pass it. A transaction-scoped advisory lock per tenant
+	// serializes additions (safe behind a transaction pooler; it is
+	// released at commit).
+	err = pgx.BeginFunc(c, s.pool, func(tx pgx.Tx) error {
+		if _, err := tx.Exec(c, `SELECT pg_advisory_xact_lock(hashtextextended('a1_root:' || $1::text, 0))`, tenant); err != nil {
+			return err
+		}
+		tag, err := tx.Exec(c, addRootSQL, tenant, r.PublicKey[:], r.Label, r.AddedBy, r.AddedAt, store.MaxRootsPerTenant)
+		if err != nil {
+			return err
+		}
+		if tag.RowsAffected() == 0 {
+			return store.ErrTooManyRoots
+		}
+		return nil
+	})
+	switch {
+	case errors.Is(err, store.ErrTooManyRoots):
+		return err
+	case err != nil:
 		return store.Unavailable("add root", err)
-	}
-	if tag.RowsAffected() == 0 {
-		return store.ErrTooManyRoots
 	}
 	return nil
 }

@@ -137,6 +137,7 @@ func Run(t *testing.T, cfg Config) {
 		{"RevokeIdempotent", s.testRevokeIdempotent},
 		{"ListRevocationsPagination", s.testPagination},
 		{"Roots", s.testRoots},
+		{"RootCapRace", s.testRootCapRace},
 		{"TenantIsolation", s.testTenantIsolation},
 		{"RateLimit", s.testRate},
 		{"Limits", s.testLimits},
@@ -250,6 +251,67 @@ func (s *suite) testRace(t *testing.T) {
 	if ok.Load() != 1 || replay.Load() != racers-1 {
 		t.Fatalf("successes=%d replays=%d others=%d, want 1/%d/0", ok.Load(), replay.Load(), other.Load(), racers-1)
 	}
+}
+
+// testRootCapRace: a tenant holds at most MaxRootsPerTenant roots, also
+// when additions race for the last place (across instances where they
+// share state): exactly one wins, and a present root can still be
+// replaced at the cap.
+func (s *suite) testRootCapRace(t *testing.T) {
+	instances := 1
+	if s.cfg.Shared {
+		instances = 4
+	}
+	bs := make([]Backend, instances)
+	for i := range bs {
+		bs[i], _ = s.open(t)
+	}
+	c := ctx(t)
+	tn := s.tenant()
+	var wg sync.WaitGroup
+	const fillers = 8
+	for w := 0; w < fillers; w++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := w; i < store.MaxRootsPerTenant-1; i += fillers {
+				if err := bs[w%instances].AddRoot(c, tn, store.Root{PublicKey: Rand32()}); err != nil {
+					t.Errorf("filling: %v", err)
+					return
+				}
+			}
+		}()
+	}
+	wg.Wait()
+	if t.Failed() {
+		return
+	}
+	var won atomic.Int64
+	start := make(chan struct{})
+	for i := 0; i < 16; i++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			<-start
+			switch err := bs[i%instances].AddRoot(c, tn, store.Root{PublicKey: Rand32()}); {
+			case err == nil:
+				won.Add(1)
+			case !errors.Is(err, store.ErrTooManyRoots):
+				t.Errorf("racer: %v", err)
+			}
+		}()
+	}
+	close(start)
+	wg.Wait()
+	roots, err := bs[0].ListRoots(c, tn)
+	mustOK(t, err)
+	if won.Load() != 1 || len(roots) != store.MaxRootsPerTenant {
+		t.Fatalf("%d racers added the last root, %d roots listed; want 1 and %d", won.Load(), len(roots), store.MaxRootsPerTenant)
+	}
+	if err := bs[0].AddRoot(c, tn, store.Root{PublicKey: Rand32()}); !errors.Is(err, store.ErrTooManyRoots) {
+		t.Fatalf("a root past the cap: %v", err)
+	}
+	mustOK(t, bs[0].AddRoot(c, tn, store.Root{PublicKey: roots[0].PublicKey, Label: "replaced at the cap"}))
 }
 
 func (s *suite) testRaceInstances(t *testing.T) {
