@@ -1,9 +1,11 @@
 package gateway
 
 import (
+	"errors"
 	"io"
 	"net/http/httptest"
 	"net/netip"
+	"strings"
 	"testing"
 )
 
@@ -129,6 +131,34 @@ func TestOpsListenPort(t *testing.T) {
 		env := map[string]string{"A1_LISTEN": v}
 		if _, err := LoadConfig(nil, func(k string) string { return env[k] }, io.Discard); err != nil {
 			t.Errorf("A1_LISTEN=%q: %v", v, err)
+		}
+	}
+}
+
+// TestURLFlagWithPassword: a storage URL given as a flag must not carry a
+// password (the command line is visible to other local users); the error
+// names the flag and never repeats the URL.
+func TestURLFlagWithPassword(t *testing.T) {
+	env := func(string) string { return "" }
+	for _, args := range [][]string{
+		{"-pg-url", "postgres://a1:hunter2@db/a1"},
+		{"-redis-url", "redis://:hunter2@cache:6379/0"},
+		{"-redis-url", "redis+sentinel://s1:26379/mymaster?password=hunter2"},
+		{"-pg-url", "postgres://a1:hunter2@db:bad port/a1"},
+	} {
+		_, err := LoadConfig(args, env, io.Discard)
+		var ce *ConfigError
+		if !errors.As(err, &ce) || ce.Var != args[0] {
+			t.Errorf("%v: %v, want a ConfigError naming %s", args, err, args[0])
+			continue
+		}
+		if strings.Contains(err.Error(), "hunter2") {
+			t.Errorf("%v: the error repeats the password: %v", args, err)
+		}
+	}
+	for _, args := range [][]string{{"-pg-url", "postgres://a1@db/a1?sslmode=verify-full"}, {"-redis-url", "redis://cache:6379/0"}} {
+		if _, err := LoadConfig(args, env, io.Discard); err != nil {
+			t.Errorf("%v (no password): %v", args, err)
 		}
 	}
 }

@@ -7,6 +7,7 @@ import (
 	"io"
 	"math"
 	"net/netip"
+	"net/url"
 	"os"
 	"strconv"
 	"strings"
@@ -221,6 +222,16 @@ func LoadConfig(args []string, getenv func(string) string, usage io.Writer) (*Co
 	}
 	set := map[string]bool{}
 	fs.Visit(func(f *flag.Flag) { set[f.Name] = true })
+	// A storage URL may be given as a flag, but not with its password:
+	// the command line is visible to every local user (ps, /proc).
+	for _, s := range settings {
+		if s.secret && s.flag != "" && set[s.flag] {
+			if u, err := url.Parse(strings.TrimSpace(*flags[s.env])); err != nil || hasPassword(u) {
+				return nil, &ConfigError{Var: "-" + s.flag, Problem: "the URL on the command line carries a password (or does not parse); other local users can read it",
+					Fix: "pass it in " + s.env + " (the environment), or leave the password out of the URL"}
+			}
+		}
+	}
 	val := func(env string) string {
 		for _, s := range settings {
 			if s.env != env {
@@ -597,4 +608,15 @@ func splitHostPort(s string) (host, port string, err error) {
 		return "", "", errors.New("bad port")
 	}
 	return host, port, nil
+}
+
+// hasPassword reports whether u carries a password (user:password@) or a
+// password query parameter (Sentinel URLs name the master's credentials
+// there).
+func hasPassword(u *url.URL) bool {
+	if _, ok := u.User.Password(); ok {
+		return true
+	}
+	q := u.Query()
+	return q.Has("password") || q.Has("sentinel_password")
 }
