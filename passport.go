@@ -296,30 +296,25 @@ func (p *Passport) Guard(ctx context.Context, v *Verifier, req *Request, tenant 
 	if req.Action != "" && !MaskOf(req.Action).SubsetOf(p.Mask) {
 		return nil, newErr(ErrNarrowingViolation, "")
 	}
-	rootFP := p.Cert.Fingerprint()
-	if len(req.Chain.Certs) > 0 && req.Chain.Certs[0].Fingerprint() == rootFP {
-		// The root is hop 0: verified like every cert of the chain.
-		res, err := v.Authorize(ctx, req, tenant, st)
-		if err != nil {
-			return nil, err
-		}
-		return p.receipt(res), nil
-	}
-	now := uint64(max(v.now().Unix(), 0))
-	if p.Cert.IssuedAt > satAdd(now, v.drift) {
-		return nil, newErr(ErrNotYetValid, fmt.Sprintf("passport root cert not yet valid (issued_at=%d, now=%d)", p.Cert.IssuedAt, now))
-	}
-	if p.Cert.ExpirationUnix < satSub(now, v.drift) {
-		return nil, newErr(ErrExpired, fmt.Sprintf("passport root cert has expired (expiry=%d, now=%d)", p.Cert.ExpirationUnix, now))
-	}
 	res, err := v.Verify(req)
 	if err != nil {
 		return nil, err
 	}
-	// The root's fingerprint goes last, after the chain's hops, so a
-	// revoked hop keeps its index.
+	// With the root as hop 0 it was verified like every cert of the chain.
+	// Otherwise its window is checked here and its fingerprint goes last,
+	// after the chain's hops (a revoked hop keeps its index), into the one
+	// storage step.
 	n := len(res.Fingerprints)
-	res.Fingerprints = append(res.Fingerprints[:n:n], rootFP)
+	if rootFP := p.Cert.Fingerprint(); res.Fingerprints[0] != rootFP {
+		now := uint64(max(v.now().Unix(), 0))
+		if p.Cert.IssuedAt > satAdd(now, v.drift) {
+			return nil, newErr(ErrNotYetValid, fmt.Sprintf("passport root cert not yet valid (issued_at=%d, now=%d)", p.Cert.IssuedAt, now))
+		}
+		if p.Cert.ExpirationUnix < satSub(now, v.drift) {
+			return nil, newErr(ErrExpired, fmt.Sprintf("passport root cert has expired (expiry=%d, now=%d)", p.Cert.ExpirationUnix, now))
+		}
+		res.Fingerprints = append(res.Fingerprints[:n:n], rootFP)
+	}
 	if err := Consume(ctx, st, tenant, res); err != nil {
 		var e *Error
 		if errors.As(err, &e) && e.Kind == ErrRevoked && e.HasHop && e.Hop == n {

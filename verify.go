@@ -136,34 +136,30 @@ type Result struct {
 	PassportNamespace string
 
 	pop bool // verified with a proof of possession
-	// chk is what the chain checks of this verification established, for
-	// the other intents of a batch (VerifyBatchItem).
-	chk *chainChecked
+	// What the intent-independent checks (trust, linkage, time, depth,
+	// narrowing, executor, signatures) were run on, so that a batch's
+	// other intents reuse them (VerifyBatchItem) instead of re-running
+	// them: a batch of n intents costs one chain verification plus n scope
+	// checks. The scope and namespace are in Receipt.
+	verifier *Verifier
+	chain    *SignedChain
+	executor PublicKey
+	// subset builds the terminal cert's subset-intent tree at most once per
+	// batch; set only when that cert lists several subset intents.
+	subset *subsetTree
 }
 
-// chainChecked is the outcome of the intent-independent checks of one
-// verification (trust, linkage, time, depth, narrowing, executor,
-// signatures): a batch's other intents reuse it instead of re-running them,
-// so a batch of n intents costs one chain verification plus n scope checks.
-type chainChecked struct {
-	v         *Verifier
-	chain     *SignedChain
-	executor  PublicKey
-	namespace string
-	scope     [32]byte
-
-	// The terminal cert's subset-intent tree, built at most once per batch
-	// when intents without a proof need it (intentInScope).
-	treeOnce sync.Once
-	tree     *IntentTree
+// subsetTree is the terminal cert's subset-intent tree, built on first use
+// (by a batch item without a Merkle proof).
+type subsetTree struct {
+	once    sync.Once
+	intents []IntentHash
+	tree    *IntentTree
 }
 
-// subsetTree returns the tree of the terminal cert's subset intents.
-func (c *chainChecked) subsetTree() *IntentTree {
-	c.treeOnce.Do(func() {
-		c.tree, _ = NewIntentTree(c.chain.Certs[len(c.chain.Certs)-1].ScopeProof.SubsetIntents)
-	})
-	return c.tree
+func (t *subsetTree) get() *IntentTree {
+	t.once.Do(func() { t.tree, _ = NewIntentTree(t.intents) })
+	return t.tree
 }
 
 // NonceKey binds a nonce to the key that chose it, so that one delegator
@@ -197,10 +193,10 @@ func (v *Verifier) VerifyBatchItem(first *Result, req *Request) (*Result, error)
 	if first == nil || req.PoP != nil {
 		return nil, newErr(ErrMalformed, "batch item: the proof of possession belongs to the first intent")
 	}
-	if c := first.chk; c != nil && c.v == v && req.Chain == c.chain && req.Executor == c.executor && req.Namespace == c.namespace {
+	if first.verifier == v && req.Chain == first.chain && req.Executor == first.executor && req.Namespace == first.Receipt.Namespace {
 		// The same (immutable) chain, executor and namespace as first:
-		// every intent-independent check already passed, at c.now.
-		return v.verifyItem(first, c, req)
+		// every intent-independent check already passed, at first's time.
+		return v.verifyItem(first, req)
 	}
 	res, err := v.verify(req, v.now(), first.pop)
 	if err != nil {
@@ -213,14 +209,18 @@ func (v *Verifier) VerifyBatchItem(first *Result, req *Request) (*Result, error)
 }
 
 // verifyItem is verify for another intent of first's batch, with the
-// chain checks of first (c): what remains depends on the intent.
-func (v *Verifier) verifyItem(first *Result, c *chainChecked, req *Request) (*Result, error) {
+// chain checks of first: what remains depends on the intent.
+func (v *Verifier) verifyItem(first *Result, req *Request) (*Result, error) {
 	if v.requirePoP && !first.pop {
 		return nil, newErr(ErrProofRequired, "")
 	}
 	sc := req.Chain
 	terminal := sc.Certs[len(sc.Certs)-1]
-	if !intentInScopeTree(req, terminal, c.scope, c.subsetTree) {
+	tree := func() *IntentTree { return nil }
+	if first.subset != nil {
+		tree = first.subset.get
+	}
+	if !intentInScopeTree(req, terminal, first.Receipt.VerifiedScopeRoot, tree) {
 		return nil, newErr(ErrScopeViolation, "")
 	}
 	if first.HasMask && req.Action != "" && !MaskOf(req.Action).SubsetOf(first.Mask) {
@@ -354,7 +354,10 @@ func (v *Verifier) verify(req *Request, nowT time.Time, covered bool) (*Result, 
 		ChainFingerprint:  res.ChainFingerprint,
 		Namespace:         req.Namespace,
 	}
-	res.chk = &chainChecked{v: v, chain: sc, executor: req.Executor, namespace: req.Namespace, scope: scope}
+	res.verifier, res.chain, res.executor = v, sc, req.Executor
+	if len(terminal.ScopeProof.SubsetIntents) > 1 { // the only case intentInScope builds a tree
+		res.subset = &subsetTree{intents: terminal.ScopeProof.SubsetIntents}
+	}
 	return res, nil
 }
 

@@ -9,7 +9,6 @@ import (
 	"fmt"
 	"io"
 	"net/http"
-	"net/url"
 	"os"
 	"sort"
 	"strings"
@@ -476,18 +475,7 @@ func TestOpenAPIContract(t *testing.T) {
 	t.Run("not migrated", func(t *testing.T) {
 		cc := *c
 		cc.t = t
-		nmEnv := baseEnv(t)
-		nmEnv["A1_STORE"] = "postgres"
-		u, err := url.Parse(pgURL(t))
-		if err != nil {
-			t.Fatal(err)
-		}
-		q := u.Query()
-		q.Set("search_path", "a1_absent_"+randHex(4)) // a schema that does not exist
-		u.RawQuery = q.Encode()
-		nmEnv["A1_PG_URL"] = u.String()
-		nm := tryStart(t, nmEnv)
-		waitFor(t, 20*time.Second, "/livez", nm.answers("/livez", 200))
+		nm := startUnmigrated(t)
 		cc.do(nm, exchange{name: "readyz, not migrated", method: "GET", path: "/readyz", status: 503})
 		cc.do(nm, exchange{name: "healthz, not migrated", method: "GET", path: "/healthz", status: 503})
 	})

@@ -518,7 +518,11 @@ func TestConfigErrors(t *testing.T) {
 // (no A1_MIGRATE, an empty search_path): nothing can be authorized, so
 // /healthz and /readyz answer 503 and the balancer sends no traffic, while
 // /livez answers 200.
-func TestHealthNotMigrated(t *testing.T) {
+// startUnmigrated starts a gateway on a reachable PostgreSQL whose schema
+// is not applied (no A1_MIGRATE, a search_path naming a schema that does
+// not exist) and waits until it answers /livez.
+func startUnmigrated(t *testing.T) *gw {
+	t.Helper()
 	env := baseEnv(t)
 	env["A1_STORE"] = "postgres"
 	u, err := url.Parse(pgURL(t))
@@ -526,11 +530,16 @@ func TestHealthNotMigrated(t *testing.T) {
 		t.Fatal(err)
 	}
 	q := u.Query()
-	q.Set("search_path", "a1_absent_"+randHex(4)) // a schema that does not exist
+	q.Set("search_path", "a1_absent_"+randHex(4))
 	u.RawQuery = q.Encode()
 	env["A1_PG_URL"] = u.String()
 	g := tryStart(t, env)
 	waitFor(t, 20*time.Second, "/livez", g.answers("/livez", 200))
+	return g
+}
+
+func TestHealthNotMigrated(t *testing.T) {
+	g := startUnmigrated(t)
 	if r := g.do("GET", "/healthz", nil, nil); r.status != 503 || r.body["storage"] != "not migrated" {
 		t.Errorf("healthz on an unmigrated schema: %d %s", r.status, r.raw)
 	}

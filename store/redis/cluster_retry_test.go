@@ -6,13 +6,10 @@ import (
 	"io"
 	"net"
 	"strconv"
-	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
-
-	goredis "github.com/redis/go-redis/v9"
 
 	"github.com/a1-go/a1/store"
 	a1redis "github.com/a1-go/a1/store/redis"
@@ -63,7 +60,6 @@ func TestClusterAuthorizeNotRetried(t *testing.T) {
 	if testing.Short() {
 		t.Skip("short")
 	}
-	dir := t.TempDir()
 	// The node announces the proxy's address, so the cluster client's
 	// topology (CLUSTER SLOTS) routes every command through it.
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
@@ -72,25 +68,8 @@ func TestClusterAuthorizeNotRetried(t *testing.T) {
 	}
 	proxyPort := ln.Addr().(*net.TCPAddr).Port
 	ln.Close()
-	addr, _ := privateRedis(t, dir, "--cluster-enabled", "yes", "--cluster-config-file", dir+"/nodes.conf",
-		"--appendonly", "no", "--cluster-announce-ip", "127.0.0.1", "--cluster-announce-port", strconv.Itoa(proxyPort))
-	c := goredis.NewClient(&goredis.Options{Addr: addr})
-	defer c.Close()
+	addr, _ := oneNodeCluster(t, "--cluster-announce-ip", "127.0.0.1", "--cluster-announce-port", strconv.Itoa(proxyPort))
 	ctx := context.Background()
-	if err := c.Do(ctx, "CLUSTER", "ADDSLOTSRANGE", "0", "16383").Err(); err != nil {
-		t.Fatal(err)
-	}
-	deadline := time.Now().Add(10 * time.Second)
-	for {
-		info, _ := c.ClusterInfo(ctx).Result()
-		if strings.Contains(info, "cluster_state:ok") {
-			break
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("cluster not ok: %s", info)
-		}
-		time.Sleep(50 * time.Millisecond)
-	}
 	d := &replyDropper{target: addr}
 	if d.ln, err = net.Listen("tcp", "127.0.0.1:"+strconv.Itoa(proxyPort)); err != nil {
 		t.Skipf("proxy port taken meanwhile: %v", err)

@@ -82,25 +82,8 @@ func TestContractCluster(t *testing.T) {
 	if testing.Short() {
 		t.Skip("short")
 	}
-	dir := t.TempDir()
-	addr, _ := privateRedis(t, dir, "--cluster-enabled", "yes", "--cluster-config-file", dir+"/nodes.conf", "--appendonly", "no")
-	c := goredis.NewClient(&goredis.Options{Addr: addr})
-	defer c.Close()
+	addr, c := oneNodeCluster(t)
 	ctx := context.Background()
-	if err := c.Do(ctx, "CLUSTER", "ADDSLOTSRANGE", "0", "16383").Err(); err != nil {
-		t.Fatal(err)
-	}
-	deadline := time.Now().Add(10 * time.Second)
-	for {
-		info, _ := c.ClusterInfo(ctx).Result()
-		if strings.Contains(info, "cluster_state:ok") {
-			break
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("cluster not ok: %s", info)
-		}
-		time.Sleep(50 * time.Millisecond)
-	}
 	// Sanity: the node does enforce slots for scripts.
 	err := c.Eval(ctx, "return 1", []string{"a1:{x}:1", "a1:{y}:1"}).Err()
 	if err == nil || !strings.Contains(err.Error(), "CROSSSLOT") {
@@ -187,5 +170,31 @@ func TestCheckServer(t *testing.T) {
 		if warned := len(got) == 1 && strings.Contains(got[0], tc.policy); warned != tc.warn || (!tc.warn && len(got) != 0) {
 			t.Errorf("%s: %q, want a warning: %v", tc.policy, got, tc.warn)
 		}
+	}
+}
+
+// oneNodeCluster starts a private Redis Cluster of one node holding every
+// slot (extra are more redis-server arguments) and waits until it is ok. It
+// returns the node's address and a plain client to it, closed with t.
+func oneNodeCluster(t *testing.T, extra ...string) (string, *goredis.Client) {
+	t.Helper()
+	dir := t.TempDir()
+	addr, _ := privateRedis(t, dir, append([]string{"--cluster-enabled", "yes", "--cluster-config-file", dir + "/nodes.conf", "--appendonly", "no"}, extra...)...)
+	c := goredis.NewClient(&goredis.Options{Addr: addr})
+	t.Cleanup(func() { c.Close() })
+	ctx := context.Background()
+	if err := c.Do(ctx, "CLUSTER", "ADDSLOTSRANGE", "0", "16383").Err(); err != nil {
+		t.Fatal(err)
+	}
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		info, _ := c.ClusterInfo(ctx).Result()
+		if strings.Contains(info, "cluster_state:ok") {
+			return addr, c
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("cluster not ok: %s", info)
+		}
+		time.Sleep(50 * time.Millisecond)
 	}
 }

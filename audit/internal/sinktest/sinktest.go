@@ -1,7 +1,7 @@
 // Package sinktest holds the test helpers the HTTP audit sinks
 // (audit/datadog, audit/splunk) share: metrics on a private registry, the
-// check of a sink's delivery counters, and the check that a dead endpoint
-// never blocks Emit.
+// check of a sink's delivery counters, the check that a dead endpoint
+// never blocks Emit, and the check that redirects are not followed.
 package sinktest
 
 import (
@@ -10,6 +10,7 @@ import (
 	"net"
 	"net/http"
 	"net/http/httptest"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -108,6 +109,42 @@ func CheckDeadEndpointNeverBlocks(t *testing.T, sink string, open func(t *testin
 			}
 			if testutil.ToFloat64(m.Sent.WithLabelValues(sink)) != 0 {
 				t.Fatal("sent to a dead endpoint")
+			}
+		})
+	}
+}
+
+// CheckRedirectsNotFollowed: an intake (or a proxy in front of it) that
+// answers with a redirect must not get the batch re-sent elsewhere with the
+// credential (307/308 replay the body and every custom header to any host),
+// nor count it as delivered when the redirect turns the POST into a GET
+// that some page answers 200 (301/302/303). send posts one entry to url
+// (the sink's intake) and returns the sender's error; credHeader is the
+// header carrying the sink's credential.
+func CheckRedirectsNotFollowed(t *testing.T, credHeader string, send func(url string) error) {
+	for _, code := range []int{301, 302, 303, 307, 308} {
+		t.Run(http.StatusText(code), func(t *testing.T) {
+			var leaked atomic.Int64
+			elsewhere := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+				if r.Header.Get(credHeader) != "" {
+					leaked.Add(1)
+				}
+				w.WriteHeader(http.StatusOK)
+			}))
+			defer elsewhere.Close()
+			redir := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+				http.Redirect(w, r, elsewhere.URL+"/collect", code)
+			}))
+			defer redir.Close()
+			err := send(redir.URL)
+			if leaked.Load() != 0 {
+				t.Errorf("%s sent to the redirect target", credHeader)
+			}
+			if err == nil {
+				t.Fatalf("redirect %d counted as delivered", code)
+			}
+			if !errors.Is(err, audit.ErrPermanent) {
+				t.Errorf("redirect %d: %v, want a permanent error", code, err)
 			}
 		})
 	}
