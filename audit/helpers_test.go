@@ -6,7 +6,20 @@ import (
 	"crypto/ed25519"
 	"sync"
 	"testing"
+	"time"
 )
+
+// waitFor polls cond until it holds; a condition still false after 30 s
+// (far beyond any scheduling delay) fails the test.
+func waitFor(t *testing.T, cond func() bool) {
+	t.Helper()
+	for deadline := time.Now().Add(30 * time.Second); !cond(); {
+		if time.Now().After(deadline) {
+			t.Fatal("condition not reached within 30s")
+		}
+		time.Sleep(time.Millisecond)
+	}
+}
 
 // collect is a synchronous in-memory sink for tests.
 type collect struct {
@@ -24,6 +37,19 @@ func (c *collect) Submit(r Record) bool {
 }
 
 func (c *collect) Close(context.Context) error { return nil }
+
+// checkpoints counts the checkpoint events received so far.
+func (c *collect) checkpoints() int {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	n := 0
+	for _, r := range c.recs {
+		if r.Event.Kind == KindCheckpoint {
+			n++
+		}
+	}
+	return n
+}
 
 func (c *collect) ndjson() []byte {
 	c.mu.Lock()
