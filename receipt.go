@@ -47,7 +47,10 @@ func (r *Receipt) MAC(key [32]byte) [32]byte {
 
 // SigningDigest is what a gateway signs with its Ed25519 key so that third
 // parties can verify a receipt without a shared secret:
-// DK("a1-go::receipt::v1")[canonical bytes] (docs/spec.md).
+// DK("a1-go::receipt::v1")[canonical bytes] (docs/spec.md §3.1). It binds
+// the chain, intent and time of the receipt, not the request that asked for
+// it: two authorizations of the same chain and intent in the same second
+// have the same digest.
 func (r *Receipt) SigningDigest() [32]byte {
 	w := newHW(hReceipt)
 	w.bytes(r.CanonicalBytes())
@@ -158,7 +161,10 @@ func (r *jsonReader) hasNull() bool {
 	return false
 }
 
-// VerifiedToken is a receipt with a BLAKE3 keyed MAC (PROTOCOL.md §10).
+// VerifiedToken is a receipt with a BLAKE3 keyed MAC (PROTOCOL.md §10). A
+// valid token proves only that a holder of the MAC key authorized the
+// receipt's intent under its chain at its time: it has no expiry, audience
+// or executor, and verifying it consumes nothing (docs/spec.md §3.2).
 type VerifiedToken struct {
 	Receipt Receipt
 	MAC     [32]byte

@@ -218,6 +218,19 @@ func (c *Client) Authorize(ctx context.Context, req *AuthorizeRequest) (*Authori
 	if !out.Authorized {
 		return nil, unexpected("POST", "/v1/authorize", `a success without "authorized": true`)
 	}
+	if err := sameFingerprint("POST", "/v1/authorize", out.ChainFingerprint, req.Chain.Fingerprint()); err != nil {
+		return nil, err
+	}
+	if out.IntentHashHex != "" { // a reference gateway does not send it
+		if h, _ := a1.HashIntent(req.Intent, req.Params); !strings.EqualFold(out.IntentHashHex, h.Hex()) {
+			return nil, unexpected("POST", "/v1/authorize", fmt.Sprintf("the answer names intent hash %q, not the intent asked", out.IntentHashHex))
+		}
+	}
+	if c.receiptKey != nil {
+		if _, err := VerifyReceipt(*c.receiptKey, req, &out); err != nil {
+			return nil, err
+		}
+	}
 	return &out, nil
 }
 
@@ -262,7 +275,10 @@ func (c *Client) AuthorizeBatch(ctx context.Context, req *BatchRequest) (*BatchR
 	if err != nil {
 		return nil, err
 	}
-	body := batchBody{Chain: req.Chain, ExecutorPKHex: exec.Hex(), Intents: req.Intents, ReturnToken: req.ReturnToken, RequestID: req.RequestID}
+	// With a pinned receipt key every receipt is verified, and a batch
+	// result's verified_at_unix is only in its token.
+	body := batchBody{Chain: req.Chain, ExecutorPKHex: exec.Hex(), Intents: req.Intents,
+		ReturnToken: req.ReturnToken || c.receiptKey != nil, RequestID: req.RequestID}
 	var out BatchResponse
 	if req.Agent == nil {
 		err = c.do(ctx, "POST", "/v1/authorize/batch", false, body, &out)
@@ -288,6 +304,27 @@ func (c *Client) AuthorizeBatch(ctx context.Context, req *BatchRequest) (*BatchR
 	}
 	if out.TotalCount != len(req.Intents) || len(out.Results) != len(req.Intents) {
 		return nil, unexpected("POST", "/v1/authorize/batch", fmt.Sprintf("%d results for %d intents", len(out.Results), len(req.Intents)))
+	}
+	cfp := req.Chain.Fingerprint()
+	fp := hex.EncodeToString(cfp[:])
+	for i := range out.Results {
+		r := &out.Results[i]
+		if !r.Authorized {
+			continue
+		}
+		if r.ChainFingerprint != "" && !strings.EqualFold(r.ChainFingerprint, fp) {
+			return nil, unexpected("POST", "/v1/authorize/batch", fmt.Sprintf("result %d names chain fingerprint %q, not the chain sent", i, r.ChainFingerprint))
+		}
+		if r.IntentHashHex != "" {
+			if h, _ := a1.HashIntent(req.Intents[i].Name, req.Intents[i].Params); !strings.EqualFold(r.IntentHashHex, h.Hex()) {
+				return nil, unexpected("POST", "/v1/authorize/batch", fmt.Sprintf("result %d names intent hash %q, not intents[%d]", i, r.IntentHashHex, i))
+			}
+		}
+		if c.receiptKey != nil {
+			if _, err := VerifyBatchReceipt(*c.receiptKey, req, &out, i); err != nil {
+				return nil, err
+			}
+		}
 	}
 	return &out, nil
 }
@@ -371,7 +408,15 @@ func (c *Client) CertStatus(ctx context.Context, fingerprint [32]byte) (*CertSta
 }
 
 // VerifyToken asks the gateway to check a VerifiedToken's MAC. An invalid
-// token is an *Error (401, MAC_VERIFICATION_FAILED).
+// token is an *Error (401, MAC_VERIFICATION_FAILED); an answer that
+// describes another token than tok is an error wrapping ErrUnexpectedAnswer.
+//
+// A valid token proves only that a gateway holding one of the MAC keys
+// authorized tok.Receipt.Intent under the chain tok.Receipt.ChainFingerprint
+// at tok.Receipt.VerifiedAtUnix. It has no expiry, audience or executor and
+// can be presented any number of times: compare the intent and fingerprint
+// with what you expect, bound its age, and remember the tokens you have
+// accepted if one may be used only once (docs/spec.md §3.2).
 func (c *Client) VerifyToken(ctx context.Context, tok *a1.VerifiedToken) (*TokenStatus, error) {
 	var out TokenStatus
 	body := struct {
@@ -382,6 +427,19 @@ func (c *Client) VerifyToken(ctx context.Context, tok *a1.VerifiedToken) (*Token
 	}
 	if !out.Valid {
 		return nil, unexpected("POST", "/v1/token/verify", `a success without "valid": true`)
+	}
+	// The answer must describe the token sent, not another one.
+	rc := &tok.Receipt
+	switch {
+	case !strings.EqualFold(out.ChainFingerprint, hex.EncodeToString(rc.ChainFingerprint[:])):
+		return nil, unexpected("POST", "/v1/token/verify", fmt.Sprintf("the answer names chain fingerprint %q, not the token's", out.ChainFingerprint))
+	case out.ChainDepth != rc.ChainDepth || out.VerifiedAtUnix != rc.VerifiedAtUnix:
+		return nil, unexpected("POST", "/v1/token/verify", fmt.Sprintf("the answer names chain depth %d verified at %d, the token %d at %d",
+			out.ChainDepth, out.VerifiedAtUnix, rc.ChainDepth, rc.VerifiedAtUnix))
+	// A reference gateway sends neither of these.
+	case out.IntentHashHex != "" && !strings.EqualFold(out.IntentHashHex, rc.Intent.Hex()),
+		out.Namespace != "" && out.Namespace != rc.Namespace:
+		return nil, unexpected("POST", "/v1/token/verify", "the answer names another intent or namespace than the token's")
 	}
 	return &out, nil
 }

@@ -40,6 +40,7 @@ type Client struct {
 	headers    http.Header
 	userAgent  string
 	now        func() time.Time
+	receiptKey *a1.PublicKey // WithReceiptKey
 
 	mu  sync.Mutex
 	cfg *Configuration // cached discovery document
@@ -48,7 +49,9 @@ type Client struct {
 // Option configures a Client.
 type Option func(*Client)
 
-// WithHTTPClient uses hc (its Timeout applies instead of DefaultTimeout).
+// WithHTTPClient uses hc: its Timeout (instead of DefaultTimeout), Transport
+// and CheckRedirect apply. The default client follows no redirect (an a1
+// gateway never redirects; see New).
 func WithHTTPClient(hc *http.Client) Option { return func(c *Client) { c.hc = hc } }
 
 // WithTimeout bounds each request.
@@ -74,6 +77,13 @@ func WithUserAgent(ua string) Option { return func(c *Client) { c.userAgent = ua
 func WithClock(now func() time.Time) Option { return func(c *Client) { c.now = now } }
 
 // New returns a client for the gateway at baseURL (http or https).
+//
+// Unless WithHTTPClient says otherwise, requests go through
+// http.DefaultTransport (certificates verified, TLS 1.2 or later) and a
+// redirect is not followed but returned as an *Error with its 3xx status:
+// an a1 gateway never redirects, and following one would re-send the body
+// (a chain, a proof) and, to another port or scheme of the same host, even
+// the admin token, possibly over plain HTTP.
 func New(baseURL string, opts ...Option) (*Client, error) {
 	u, err := url.Parse(strings.TrimRight(baseURL, "/"))
 	if err != nil {
@@ -88,12 +98,16 @@ func New(baseURL string, opts ...Option) (*Client, error) {
 	if (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
 		return nil, fmt.Errorf("client: gateway URL %s: want http(s)://host[:port]", shownURL(baseURL, u))
 	}
-	c := &Client{base: u, hc: &http.Client{Timeout: DefaultTimeout}, headers: http.Header{}, userAgent: UserAgent, now: time.Now}
+	c := &Client{base: u, hc: &http.Client{Timeout: DefaultTimeout, CheckRedirect: noRedirect}, headers: http.Header{},
+		userAgent: UserAgent, now: time.Now}
 	for _, o := range opts {
 		o(c)
 	}
 	return c, nil
 }
+
+// noRedirect makes an http.Client return a redirect as the answer.
+func noRedirect(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }
 
 // shownURL quotes raw for an error message, hiding a password it may carry.
 func shownURL(raw string, u *url.URL) string {

@@ -24,10 +24,31 @@
 // true, a revocation naming another fingerprint…) is an error wrapping
 // [ErrUnexpectedAnswer]: a nil error always means success.
 //
+// # Receipts
+//
+// Every authorized intent comes with receipt_signature_hex, the gateway's
+// Ed25519 signature over the receipt (docs/spec.md §3.1). [VerifyReceipt]
+// and [VerifyBatchReceipt] rebuild the receipt from the request and check
+// the signature under the gateway's receipt key ([Client.ReceiptKey]);
+// with [WithReceiptKey] the key is pinned and [Client.Authorize] and
+// [Client.AuthorizeBatch] check every receipt themselves. A receipt proves
+// that the gateway authorized the intent under the chain at a given second;
+// a VerifiedToken ([Client.VerifyToken]) proves the same to holders of the
+// MAC key only. Neither expires nor is single-use.
+//
+// # Transport
+//
+// The default HTTP client verifies certificates (TLS 1.2 or later), bounds
+// each call by [DefaultTimeout] and the context, reads at most
+// [MaxResponseBytes] of an answer and follows no redirect.
+//
 // # Retries
 //
 // The client never retries: an authorization consumes nonces, so a blind
 // retry of a request whose answer was lost may be refused as NONCE_REPLAY.
+// (The one second request it makes is after an INVALID_PROOF answer, which
+// consumed nothing, when discovery shows that the gateway id changed: the
+// envelope is signed anew for the new id.)
 // Retry at the application level where that is acceptable, honouring
 // [*Error].RetryAfter on 429 and 503.
 package client

@@ -22,15 +22,16 @@ import (
 // checked for real.
 type fakeGateway struct {
 	*httptest.Server
-	token     string
-	macKey    [32]byte
-	roots     *a1.RootSet
-	mu        sync.Mutex // guards id and v (rename)
-	id        string
-	v         *a1.Verifier
-	st        *memory.Store
-	lastAuthz http.Header
-	signed    atomic.Int64 // requests carrying a proof or a signed revocation
+	token      string
+	macKey     [32]byte
+	receiptKey ed25519.PrivateKey // signs receipts, published as receipt_signing_pk_hex
+	roots      *a1.RootSet
+	mu         sync.Mutex // guards id and v (rename)
+	id         string
+	v          *a1.Verifier
+	st         *memory.Store
+	lastAuthz  http.Header
+	signed     atomic.Int64 // requests carrying a proof or a signed revocation
 }
 
 // rename gives the gateway a new id, as a restart with ephemeral keys or a
@@ -52,12 +53,16 @@ const fakeAdminToken = "s3cret-admin-token"
 func newFakeGateway(trusted ...a1.PublicKey) *fakeGateway {
 	g := &fakeGateway{token: fakeAdminToken, roots: a1.NewRootSet(trusted...)}
 	g.macKey[0] = 7
+	seed := make([]byte, ed25519.SeedSize)
+	seed[0] = 9
+	g.receiptKey = ed25519.NewKeyFromSeed(seed)
 	g.rename("gw-test-1")
 	g.st = memory.New(memory.Options{SweepInterval: -1})
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /.well-known/a1-configuration", func(w http.ResponseWriter, r *http.Request) {
 		id, _ := g.current()
 		writeJSON(w, 200, map[string]any{"gateway_id": id, "gateway_signing_pk_hex": "00", "a1_version": "2.8.0",
+			"receipt_signing_pk_hex": hex.EncodeToString(g.receiptKey.Public().(ed25519.PublicKey)), "receipt_signature": "a1-go::receipt::v1",
 			"supported_algorithms": []string{"Ed25519"}, "nonce_mode": "terminal", "drift_secs": 15})
 	})
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) {
@@ -89,7 +94,8 @@ func newFakeGateway(trusted ...a1.PublicKey) *fakeGateway {
 		}
 		rc := body.Token.Receipt
 		writeJSON(w, 200, map[string]any{"valid": true, "chain_depth": rc.ChainDepth,
-			"chain_fingerprint": hex.EncodeToString(rc.ChainFingerprint[:]), "verified_at_unix": rc.VerifiedAtUnix})
+			"chain_fingerprint": hex.EncodeToString(rc.ChainFingerprint[:]), "verified_at_unix": rc.VerifiedAtUnix,
+			"intent_hash_hex": rc.Intent.Hex(), "namespace": rc.Namespace})
 	})
 	mux.HandleFunc("GET /v1/roots", g.admin(func(w http.ResponseWriter, r *http.Request) {
 		var out []map[string]string
@@ -202,7 +208,8 @@ func (g *fakeGateway) authorize(w http.ResponseWriter, r *http.Request) {
 	out := map[string]any{"authorized": true, "chain_depth": res.Depth,
 		"chain_fingerprint": hex.EncodeToString(res.ChainFingerprint[:]), "verified_at_unix": res.Receipt.VerifiedAtUnix,
 		"error_code": nil, "receipt": map[string]any{"chain_depth": res.Depth, "fingerprint_hex": hex.EncodeToString(res.ChainFingerprint[:]),
-			"passport_namespace": res.PassportNamespace, "capability_mask_hex": res.Mask.Hex()}}
+			"verified_at_unix": res.Receipt.VerifiedAtUnix, "passport_namespace": res.PassportNamespace, "capability_mask_hex": res.Mask.Hex()},
+		"intent_hash_hex": res.Receipt.Intent.Hex(), "receipt_signature_hex": g.signReceipt(&res.Receipt)}
 	if b.ReturnToken {
 		out["token"] = a1.NewVerifiedToken(res.Receipt, g.macKey)
 	}
@@ -217,7 +224,8 @@ func (g *fakeGateway) batch(w http.ResponseWriter, r *http.Request) {
 			Name   string            `json:"name"`
 			Params map[string]string `json:"params"`
 		} `json:"intents"`
-		Proof *a1.PoPJSON `json:"proof"`
+		Proof       *a1.PoPJSON `json:"proof"`
+		ReturnToken bool        `json:"return_token"`
 	}
 	if err := json.NewDecoder(r.Body).Decode(&b); err != nil || b.Chain == nil || len(b.Intents) == 0 {
 		writeErr(w, 400, "MALFORMED_REQUEST", "bad request", nil)
@@ -232,28 +240,48 @@ func (g *fakeGateway) batch(w http.ResponseWriter, r *http.Request) {
 	}
 	var results []map[string]any
 	n := 0
+	var at uint64 // the first verification's time, as on the gateway
 	for i, in := range b.Intents {
 		var err error
+		var res *a1.Result
 		if i == 0 {
-			if _, err = g.check(r.Context(), b.Chain, b.ExecutorPKHex, in.Name, in.Params, b.Proof, a1.BatchIntentHash(hashes)); err != nil {
+			if res, err = g.check(r.Context(), b.Chain, b.ExecutorPKHex, in.Name, in.Params, b.Proof, a1.BatchIntentHash(hashes)); err != nil {
 				writeErr(w, a1.HTTPStatus(err), a1.ErrorCode(err), err.Error(), err)
 				return
 			}
+			at = res.Receipt.VerifiedAtUnix
 		} else {
 			pk, _ := a1.ParsePublicKeyHex(b.ExecutorPKHex)
 			h, _ := a1.HashIntent(in.Name, in.Params)
 			_, v := g.current()
-			_, err = v.Verify(&a1.Request{Chain: b.Chain, Executor: pk, Intent: h, Action: in.Name})
+			res, err = v.Verify(&a1.Request{Chain: b.Chain, Executor: pk, Intent: h, Action: in.Name})
 		}
 		item := map[string]any{"intent_name": in.Name, "authorized": err == nil}
 		if err != nil {
 			item["error"], item["error_code"] = err.Error(), a1.ErrorCode(err)
 		} else {
 			n++
+			rc := res.Receipt
+			rc.VerifiedAtUnix = at
+			item["chain_fingerprint"] = hex.EncodeToString(rc.ChainFingerprint[:])
+			item["intent_hash_hex"] = rc.Intent.Hex()
+			item["receipt_signature_hex"] = g.signReceipt(&rc)
+			if b.ReturnToken {
+				item["token"] = a1.NewVerifiedToken(rc, g.macKey)
+			}
 		}
 		results = append(results, item)
 	}
 	writeJSON(w, 200, map[string]any{"all_authorized": n == len(b.Intents), "authorized_count": n, "total_count": len(b.Intents), "results": results})
+}
+
+// signReceipt is the gateway's receipt_signature_hex (docs/spec.md §3).
+func (g *fakeGateway) signReceipt(rc *a1.Receipt) string {
+	sig, err := a1.SignReceipt(g.receiptKey, rc)
+	if err != nil {
+		panic(err)
+	}
+	return hex.EncodeToString(sig)
 }
 
 func (g *fakeGateway) revoke(w http.ResponseWriter, r *http.Request) {

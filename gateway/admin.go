@@ -688,7 +688,11 @@ func (s *Server) handleListRoots(w http.ResponseWriter, r *http.Request) {
 
 // handleTokenVerify checks a VerifiedToken's MAC against the key ring
 // (current key, then A1_MAC_KEYS_PREVIOUS_HEX). It accepts the reference
-// body {"token": {...}} and the bare token the Go and TS SDKs send.
+// body {"token": {...}} and the bare token the Go and TS SDKs send, never a
+// body that is both: a bare token ignores unknown members, so in
+// {"receipt": R, "mac": M, "token": T} a decoder of the bare form reads
+// (R, M) while the wrapper is T, and a "valid" answer for T would confirm R
+// to a service that relays the bytes it received and reads R itself.
 func (s *Server) handleTokenVerify(w http.ResponseWriter, r *http.Request) {
 	var body map[string]json.RawMessage
 	if e := decodeJSON(w, r, s.cfg.MaxBodyBytes, &body); e != nil {
@@ -696,7 +700,16 @@ func (s *Server) handleTokenVerify(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	raw, ok := body["token"]
-	if !ok {
+	if ok {
+		_, hasReceipt := body["receipt"]
+		_, hasMAC := body["mac"]
+		if hasReceipt || hasMAC {
+			writeError(w, &apiError{Status: http.StatusBadRequest, Code: CodeMalformed,
+				Msg:  "ambiguous body: `token` together with a bare token's `receipt` or `mac`",
+				Hint: `send {"token": {"receipt": ..., "mac": ...}} or the bare token, not both`})
+			return
+		}
+	} else {
 		b, _ := json.Marshal(body)
 		raw = b
 	}
