@@ -135,10 +135,14 @@ type AuthorizeResponse struct {
 
 // BatchResult is one intent's outcome in a batch authorization.
 type BatchResult struct {
-	IntentName          string            `json:"intent_name"`
-	Authorized          bool              `json:"authorized"`
-	ChainFingerprint    string            `json:"chain_fingerprint,omitempty"`
-	IntentHashHex       string            `json:"intent_hash_hex,omitempty"`
+	IntentName       string `json:"intent_name"`
+	Authorized       bool   `json:"authorized"`
+	ChainFingerprint string `json:"chain_fingerprint,omitempty"`
+	IntentHashHex    string `json:"intent_hash_hex,omitempty"`
+	// VerifiedAtUnix is the signed receipt's time (authorized results only):
+	// with the request's chain and intent it rebuilds the receipt that
+	// ReceiptSignatureHex signs (docs/spec.md §3).
+	VerifiedAtUnix      uint64            `json:"verified_at_unix,omitempty"`
 	ReceiptSignatureHex string            `json:"receipt_signature_hex,omitempty"`
 	Token               *a1.VerifiedToken `json:"token,omitempty"`
 	Error               string            `json:"error,omitempty"`

@@ -275,10 +275,8 @@ func (c *Client) AuthorizeBatch(ctx context.Context, req *BatchRequest) (*BatchR
 	if err != nil {
 		return nil, err
 	}
-	// With a pinned receipt key every receipt is verified, and a batch
-	// result's verified_at_unix is only in its token.
 	body := batchBody{Chain: req.Chain, ExecutorPKHex: exec.Hex(), Intents: req.Intents,
-		ReturnToken: req.ReturnToken || c.receiptKey != nil, RequestID: req.RequestID}
+		ReturnToken: req.ReturnToken, RequestID: req.RequestID}
 	var out BatchResponse
 	if req.Agent == nil {
 		err = c.do(ctx, "POST", "/v1/authorize/batch", false, body, &out)

@@ -265,6 +265,7 @@ func (g *fakeGateway) batch(w http.ResponseWriter, r *http.Request) {
 			rc.VerifiedAtUnix = at
 			item["chain_fingerprint"] = hex.EncodeToString(rc.ChainFingerprint[:])
 			item["intent_hash_hex"] = rc.Intent.Hex()
+			item["verified_at_unix"] = rc.VerifiedAtUnix
 			item["receipt_signature_hex"] = g.signReceipt(&rc)
 			if b.ReturnToken {
 				item["token"] = a1.NewVerifiedToken(rc, g.macKey)

@@ -16,18 +16,16 @@ import (
 // or token.
 var ErrBadReceipt = errors.New("the receipt is not the gateway's signature over this authorization")
 
-// ErrReceiptUnverifiable is wrapped by VerifyBatchReceipt's error for a batch
-// result without a token: a batch answer carries no verified_at_unix of its
-// own, and the token's receipt is where the client finds it. Ask the batch
-// with ReturnToken.
+// ErrReceiptUnverifiable is wrapped by VerifyBatchReceipt's error for an
+// authorized batch result that carries neither its verified_at_unix nor a
+// token (a gateway older than the field: ask it with ReturnToken).
 var ErrReceiptUnverifiable = errors.New("the batch result carries no verified_at_unix (ask with ReturnToken)")
 
 // WithReceiptKey pins the gateway's receipt-signing key (receipt_signing_pk_hex
 // of /.well-known/a1-configuration, taken from a trusted source), and makes
 // Authorize and AuthorizeBatch verify every receipt of their answers under
 // it: a nil error then also means a receipt the gateway signed for exactly
-// that chain and intent. AuthorizeBatch asks for tokens, which carry the
-// batch's verified_at_unix. An answer whose receipt does not verify is an
+// that chain and intent. An answer whose receipt does not verify is an
 // error wrapping ErrBadReceipt; the gateway may nevertheless have consumed
 // the request's nonces.
 func WithReceiptKey(pk a1.PublicKey) Option {
@@ -92,9 +90,9 @@ func VerifyReceipt(receiptKey a1.PublicKey, req *AuthorizeRequest, res *Authoriz
 }
 
 // VerifyBatchReceipt is VerifyReceipt for result i of an AuthorizeBatch
-// answer. The result must carry its token (ask with ReturnToken, or pin the
-// key with WithReceiptKey): a batch answer has no verified_at_unix of its
-// own. Errors wrap ErrBadReceipt, or ErrReceiptUnverifiable without a token.
+// answer, whose time is the result's verified_at_unix (or, from a gateway
+// older than that field, its token's). Errors wrap ErrBadReceipt, or
+// ErrReceiptUnverifiable for a result with neither.
 func VerifyBatchReceipt(receiptKey a1.PublicKey, req *BatchRequest, res *BatchResponse, i int) (*a1.Receipt, error) {
 	if req == nil || res == nil {
 		return nil, errors.New("client: VerifyBatchReceipt needs the request and its answer")
@@ -106,8 +104,12 @@ func VerifyBatchReceipt(receiptKey a1.PublicKey, req *BatchRequest, res *BatchRe
 	if !r.Authorized {
 		return nil, fmt.Errorf("client: batch result %d (%s) is not authorized: no receipt", i, r.IntentName)
 	}
-	if r.Token == nil {
+	at := r.VerifiedAtUnix
+	switch {
+	case at == 0 && r.Token == nil:
 		return nil, fmt.Errorf("client: batch result %d: %w", i, ErrReceiptUnverifiable)
+	case at == 0:
+		at = r.Token.Receipt.VerifiedAtUnix
 	}
 	intent, err := a1.HashIntent(req.Intents[i].Name, req.Intents[i].Params)
 	if err != nil {
@@ -117,7 +119,7 @@ func VerifyBatchReceipt(receiptKey a1.PublicKey, req *BatchRequest, res *BatchRe
 	if req.Chain != nil {
 		depth = len(req.Chain.Certs)
 	}
-	rc, err := verifyReceipt(receiptKey, req.Chain, intent, r.Token.Receipt.VerifiedAtUnix, depth, r.ChainFingerprint,
+	rc, err := verifyReceipt(receiptKey, req.Chain, intent, at, depth, r.ChainFingerprint,
 		r.IntentHashHex, r.ReceiptSignatureHex, r.Token)
 	if err != nil {
 		return nil, fmt.Errorf("client: batch result %d: receipt: %w", i, err)

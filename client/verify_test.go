@@ -147,8 +147,8 @@ func tamperingProxy(t *testing.T, g *fakeGateway, edit func(path string, m map[s
 
 // TestWithReceiptKey: with a pinned receipt key, Authorize and
 // AuthorizeBatch verify every receipt, so an answer changed on the way (or
-// signed by another key) is an error, never an authorization; a batch asks
-// for the tokens that carry its time.
+// signed by another key) is an error, never an authorization; a batch
+// result is verified with its own verified_at_unix, without tokens.
 func TestWithReceiptKey(t *testing.T) {
 	f := newFixture(t)
 	ctx := context.Background()
@@ -177,8 +177,8 @@ func TestWithReceiptKey(t *testing.T) {
 	if err != nil {
 		t.Fatalf("pinned key, untouched batch: %v", err)
 	}
-	if br.AuthorizedCount != 2 || br.Results[0].Token == nil || br.Results[1].Token == nil {
-		t.Fatalf("batch with a pinned key: %+v (want the tokens it asked for)", br)
+	if br.AuthorizedCount != 2 || br.Results[0].Token != nil || br.Results[0].VerifiedAtUnix == 0 {
+		t.Fatalf("batch with a pinned key: %+v (want verified_at_unix and no token)", br)
 	}
 	for i := range 2 {
 		if _, err := client.VerifyBatchReceipt(f.gw.receiptPK(), batch, br, i); err != nil {
@@ -218,13 +218,32 @@ func TestWithReceiptKey(t *testing.T) {
 	if _, err := client.VerifyReceipt(key, single, res); !errors.Is(err, client.ErrBadReceipt) {
 		t.Fatalf("changed time, discovered key: %v, want ErrBadReceipt", err)
 	}
-	// A batch result without a token cannot be verified.
+	// A batch result's time is part of what is signed.
 	br, err = plain.AuthorizeBatch(ctx, batch)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := client.VerifyBatchReceipt(key, batch, br, 0); !errors.Is(err, client.ErrReceiptUnverifiable) {
-		t.Fatalf("batch without tokens: %v, want ErrReceiptUnverifiable", err)
+	if _, err := client.VerifyBatchReceipt(key, batch, br, 0); err != nil {
+		t.Fatalf("untouched batch result, discovered key: %v", err)
+	}
+	br.Results[0].VerifiedAtUnix++
+	if _, err := client.VerifyBatchReceipt(key, batch, br, 0); !errors.Is(err, client.ErrBadReceipt) {
+		t.Fatalf("changed batch time: %v, want ErrBadReceipt", err)
+	}
+	// From a gateway without the field, the token's time is used; with
+	// neither, the result cannot be verified.
+	withTokens := *batch
+	withTokens.ReturnToken = true
+	if br, err = plain.AuthorizeBatch(ctx, &withTokens); err != nil {
+		t.Fatal(err)
+	}
+	br.Results[0].VerifiedAtUnix = 0
+	if _, err := client.VerifyBatchReceipt(key, &withTokens, br, 0); err != nil {
+		t.Fatalf("batch result with a token but no verified_at_unix: %v", err)
+	}
+	br.Results[0].Token = nil
+	if _, err := client.VerifyBatchReceipt(key, &withTokens, br, 0); !errors.Is(err, client.ErrReceiptUnverifiable) {
+		t.Fatalf("batch result without time or token: %v, want ErrReceiptUnverifiable", err)
 	}
 }
 

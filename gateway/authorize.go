@@ -448,7 +448,7 @@ func (s *Server) handleAuthorizeBatch(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 		resp.Results[i] = api.BatchResult{IntentName: req.Intents[i].Name, Authorized: true, ChainFingerprint: br.ChainFingerprint,
-			IntentHashHex: br.IntentHashHex, ReceiptSignatureHex: br.ReceiptSignatureHex, Token: br.Token}
+			IntentHashHex: br.IntentHashHex, VerifiedAtUnix: br.VerifiedAtUnix, ReceiptSignatureHex: br.ReceiptSignatureHex, Token: br.Token}
 		resp.AuthorizedCount++
 	}
 	resp.AllAuthorized = resp.AuthorizedCount == resp.TotalCount
