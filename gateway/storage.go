@@ -97,8 +97,14 @@ func openBackend(ctx context.Context, c *Config) (Backend, readiness, func(conte
 		}
 		st, err := bolt.Open(filepath.Join(c.DataDir, boltFile), bolt.Options{SweepInterval: -1}) // swept by the gateway
 		if err != nil {
-			return nil, nil, nil, cfgErr("A1_DATA_DIR", fmt.Sprintf("cannot open the embedded store: %v", err),
-				"make sure no other gateway process uses this directory (bbolt is single-process)")
+			hint := "point A1_DATA_DIR at a writable directory"
+			switch {
+			case errors.Is(err, bolt.ErrLocked):
+				hint = "another gateway process uses this directory: stop it, or give each gateway its own A1_DATA_DIR (bbolt is single-process)"
+			case errors.Is(err, bolt.ErrCorrupt):
+				hint = "restore a1.db from a backup; removing it starts an empty store that forgets every revocation and consumed nonce"
+			}
+			return nil, nil, nil, cfgErr("A1_DATA_DIR", fmt.Sprintf("cannot open the embedded store: %v", err), hint)
 		}
 		return st, always, nil, nil
 	case StorePostgres:

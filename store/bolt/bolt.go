@@ -34,9 +34,21 @@ var (
 	bucketRoot   = []byte("root")
 )
 
+// Causes of ErrUnavailable that Open reports (match with errors.Is).
+var (
+	// ErrLocked: another process holds the file (bbolt allows one
+	// process per file) and did not release it within Options.Timeout.
+	ErrLocked = errors.New("bolt: the file is locked by another process")
+	// ErrCorrupt: the file is damaged (truncated, emptied, overwritten, or
+	// not a bbolt file), or a stored record does not decode. Open refuses
+	// such a file instead of starting on an empty store, which would
+	// forget every revocation and consumed nonce.
+	ErrCorrupt = errors.New("bolt: corrupt file")
+)
+
 // errCorrupt is the cause of ErrUnavailable when a stored value does not
 // decode.
-var errCorrupt = errors.New("bolt: corrupt record")
+var errCorrupt = fmt.Errorf("%w: undecodable record", ErrCorrupt)
 
 // Options configure a Store.
 type Options struct {
@@ -72,29 +84,28 @@ type Store struct {
 	done      chan struct{}
 }
 
-// Open opens (creating if needed) the store file at path.
+// Open opens the store file at path, creating it if it does not exist.
+//
+// A new file is initialized under a temporary name in the same directory
+// and linked into place complete (then the directory is fsynced), so a
+// crash during the first start never leaves a partial file at path. An
+// existing file that is empty, shorter than its own header says
+// (truncated), or not a bbolt file is refused with ErrCorrupt (wrapped in
+// store.ErrUnavailable), never silently reinitialized; a file locked by
+// another process fails with ErrLocked after Options.Timeout.
 func Open(path string, o Options) (*Store, error) {
 	if o.Timeout <= 0 {
 		o.Timeout = DefaultTimeout
 	}
-	db, err := bbolt.Open(path, 0o600, &bbolt.Options{Timeout: o.Timeout, NoSync: o.NoSync, FreelistType: bbolt.FreelistMapType})
+	if err := create(path, o); err != nil {
+		return nil, store.Unavailable("open", err)
+	}
+	db, err := openFile(path, &bbolt.Options{Timeout: o.Timeout, NoSync: o.NoSync, FreelistType: bbolt.FreelistMapType})
 	if err != nil {
 		return nil, store.Unavailable("open", err)
 	}
 	if o.BatchDelay > 0 {
 		db.MaxBatchDelay = o.BatchDelay
-	}
-	err = db.Update(func(tx *bbolt.Tx) error {
-		for _, b := range [][]byte{bucketRev, bucketNonce, bucketExpiry, bucketRoot} {
-			if _, err := tx.CreateBucketIfNotExists(b); err != nil {
-				return err
-			}
-		}
-		return nil
-	})
-	if err != nil {
-		db.Close()
-		return nil, store.Unavailable("open", err)
 	}
 	s := &Store{db: db, now: o.Now, rate: gcra.New(), stop: make(chan struct{}), done: make(chan struct{})}
 	s.write = db.Update

@@ -63,8 +63,8 @@ func TestSecondOpenTimesOut(t *testing.T) {
 	}
 	defer s.Close()
 	_, err = bolt.Open(path, bolt.Options{Timeout: 50 * time.Millisecond})
-	if !errors.Is(err, store.ErrUnavailable) {
-		t.Fatalf("second Open of a locked file: %v, want ErrUnavailable", err)
+	if !errors.Is(err, store.ErrUnavailable) || !errors.Is(err, bolt.ErrLocked) {
+		t.Fatalf("second Open of a locked file: %v, want ErrUnavailable and ErrLocked", err)
 	}
 }
 

@@ -6,8 +6,12 @@
 // authorizations into one write transaction (bbolt's Batch), so one fsync
 // serves many requests.
 //
-// The file is locked by one process at a time: run one gateway per file.
-// Rate limiting is in-process (one node).
+// The file is locked by one process at a time: run one gateway per file
+// (a second Open fails with ErrLocked). A new file is built aside and
+// linked into place complete; an existing file that is empty, truncated or
+// not a bbolt file is refused with ErrCorrupt, never reinitialized (which
+// would forget every revocation and consumed nonce). Rate limiting is
+// in-process (one node).
 //
 // Layout (bucket → key → value):
 //
