@@ -588,24 +588,25 @@ func (s *Server) handleCertStatus(w http.ResponseWriter, r *http.Request) {
 }
 
 func (s *Server) handleListRevocations(w http.ResponseWriter, r *http.Request) {
+	const action = "revocations.list"
 	q := r.URL.Query()
 	page := store.Page{Cursor: q.Get("cursor")}
 	if l := q.Get("limit"); l != "" {
 		n, err := strconv.Atoi(l)
 		if err != nil || n < 1 || n > store.MaxPageLimit {
-			writeError(w, badRequest("limit must be an integer in [1, %d]", store.MaxPageLimit))
+			s.adminDone(w, r, action, "", badRequest("limit must be an integer in [1, %d]", store.MaxPageLimit))
 			return
 		}
 		page.Limit = n
 	}
 	if _, _, err := store.ParseCursor(page.Cursor); err != nil {
-		writeError(w, badRequest("malformed cursor"))
+		s.adminDone(w, r, action, "", badRequest("malformed cursor"))
 		return
 	}
 	ctx, cancel := context.WithTimeout(r.Context(), s.cfg.StorageTimeout)
 	revs, next, err := s.st.ListRevocations(ctx, s.cfg.Tenant, page)
 	cancel()
-	if s.adminDone(w, r, "revocations.list", "", err) {
+	if s.adminDone(w, r, action, "", err) {
 		return
 	}
 	out := make([]api.Revocation, len(revs))

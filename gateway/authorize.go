@@ -149,7 +149,7 @@ func (s *Server) handleAuthorize(w http.ResponseWriter, r *http.Request) {
 	route := r.URL.Path
 	var req authorizeRequest
 	ev := &authzEvent{route: route, start: start}
-	defer func() { s.recordDecision(r, ev) }()
+	defer s.recordDecisionOnExit(r, ev)
 
 	body, e := decodePooled(w, r, s.cfg.MaxBodyBytes, &req)
 	defer putBody(body) // req.Chain points into it: released when the handler returns
@@ -250,6 +250,21 @@ func (s *Server) buildResponse(res *a1.Result, intent a1.IntentHash, token bool,
 	return resp, nil
 }
 
+// recordDecisionOnExit, deferred by an authorize handler, records its
+// decision however the handler ends: a panic (answered 500 by the
+// recoverer) is recorded as an INTERNAL error, never as the allow an
+// event without an error would say, and then goes on to the recoverer.
+func (s *Server) recordDecisionOnExit(r *http.Request, ev *authzEvent) {
+	if v := recover(); v != nil {
+		if v != http.ErrAbortHandler {
+			ev.err = &apiError{Status: http.StatusInternalServerError, Code: CodeInternal, Msg: "internal error"}
+		}
+		s.recordDecision(r, ev)
+		panic(v)
+	}
+	s.recordDecision(r, ev)
+}
+
 // recordDecision updates metrics and emits the audit event of one decision.
 func (s *Server) recordDecision(r *http.Request, ev *authzEvent) {
 	elapsed := time.Since(ev.start)
@@ -334,7 +349,7 @@ func (s *Server) handleAuthorizeBatch(w http.ResponseWriter, r *http.Request) {
 	start := time.Now()
 	var req batchRequest
 	ev := &authzEvent{route: r.URL.Path, start: start, batch: 1}
-	defer func() { s.recordDecision(r, ev) }()
+	defer s.recordDecisionOnExit(r, ev)
 	body, e := decodePooled(w, r, s.cfg.MaxBodyBytes, &req)
 	defer putBody(body) // req.Chain points into it: released when the handler returns
 	if e != nil {

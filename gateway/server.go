@@ -706,6 +706,9 @@ func (j *jsonStatusWriter) Write(b []byte) (int, error) {
 	return len(b), nil
 }
 
+// maxLoggedPath bounds a request path written to the log.
+const maxLoggedPath = 256
+
 func (s *Server) recoverer(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		defer func() {
@@ -713,7 +716,9 @@ func (s *Server) recoverer(next http.Handler) http.Handler {
 				if v == http.ErrAbortHandler {
 					panic(v)
 				}
-				s.log.Error("panic in handler", "path", r.URL.Path, "panic", fmt.Sprint(v), "stack", string(debug.Stack()))
+				// The path is the client's (up to A1_MAX_HEADER_BYTES): bounded.
+				s.log.Error("panic in handler", "route", r.Pattern, "path", boundText(r.URL.Path, maxLoggedPath),
+					"panic", fmt.Sprint(v), "stack", string(debug.Stack()))
 				writeError(w, &apiError{Status: http.StatusInternalServerError, Code: CodeInternal, Msg: "internal error"})
 			}
 		}()

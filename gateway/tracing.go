@@ -4,9 +4,16 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"log/slog"
 	"net/http"
+	"net/url"
+	"strconv"
+	"strings"
+	"unicode/utf8"
 
+	"github.com/go-logr/logr"
 	"go.opentelemetry.io/contrib/instrumentation/net/http/otelhttp"
+	"go.opentelemetry.io/otel"
 	"go.opentelemetry.io/otel/attribute"
 	"go.opentelemetry.io/otel/codes"
 	"go.opentelemetry.io/otel/exporters/otlp/otlptrace/otlptracehttp"
@@ -27,6 +34,19 @@ import (
 // so an agent's trace continues through the gateway. Spans carry decisions,
 // error codes, fingerprints and public keys, never keys, tokens or bodies.
 // With tracing off nothing is installed on the request path.
+//
+// What a client sends is bounded on a span as in the audit event: span names
+// are route patterns or methods (never a path, a fingerprint or a method the
+// client invented: a tracing backend indexes names), string attributes are
+// cut to spanAttrLimit, and client.address is the client IP the gateway
+// resolved (otelhttp would believe any X-Forwarded-For).
+
+// spanAttrLimit bounds every string attribute of a span (in characters, the
+// SDK's unit) unless OTEL_SPAN_ATTRIBUTE_VALUE_LENGTH_LIMIT or
+// OTEL_ATTRIBUTE_VALUE_LENGTH_LIMIT sets another bound, and the a1.*
+// attributes in bytes whatever that bound (as audit.MaxFieldBytes bounds the
+// audit event's fields).
+const spanAttrLimit = audit.MaxFieldBytes
 
 // tracerName is the instrumentation scope of the gateway's own spans.
 const tracerName = "github.com/a1-go/a1/gateway"
@@ -37,6 +57,9 @@ func (s *Server) openTracing(ctx context.Context) error {
 	if !s.cfg.Traces {
 		return nil
 	}
+	// Before the exporter reads its environment: it reports a malformed
+	// variable through the OpenTelemetry logger.
+	otelLogTo(s.log)
 	exp, err := otlptracehttp.New(ctx)
 	if err != nil {
 		return cfgErr("A1_OTEL_TRACES", fmt.Sprintf("cannot create the OTLP exporter: %v", err),
@@ -57,9 +80,20 @@ func (s *Server) openTracing(ctx context.Context) error {
 	if err != nil {
 		return cfgErr("OTEL_RESOURCE_ATTRIBUTES", err.Error(), "use key=value pairs separated by commas")
 	}
-	s.tp = sdktrace.NewTracerProvider(sdktrace.WithBatcher(exp), sdktrace.WithResource(res))
+	s.tp = sdktrace.NewTracerProvider(sdktrace.WithBatcher(exp), sdktrace.WithResource(res),
+		sdktrace.WithRawSpanLimits(spanLimits()))
 	s.st = tracedBackend{Backend: s.st, tracer: s.tp.Tracer(tracerName), system: s.cfg.Store}
 	return nil
+}
+
+// spanLimits are the SDK's limits from the environment, with string
+// attributes bounded by spanAttrLimit unless the environment bounds them.
+func spanLimits() sdktrace.SpanLimits {
+	l := sdktrace.NewSpanLimits()
+	if l.AttributeValueLengthLimit < 0 {
+		l.AttributeValueLengthLimit = spanAttrLimit
+	}
+	return l
 }
 
 // traceHandler wraps the whole handler in a server span per request (W3C
@@ -68,12 +102,39 @@ func (s *Server) traceHandler(h http.Handler) http.Handler {
 	if s.tp == nil {
 		return h
 	}
-	return otelhttp.NewHandler(h, "a1-gateway",
+	inner := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		// otelhttp took client.address from X-Forwarded-For whoever sent
+		// it: replace it with the address the gateway believes.
+		if span := trace.SpanFromContext(r.Context()); span.IsRecording() {
+			addr := ""
+			if ip := clientIP(r, s.cfg.ProxyMode, s.cfg.TrustedProxies); ip.IsValid() {
+				addr = ip.String()
+			}
+			span.SetAttributes(attribute.String("client.address", addr))
+		}
+		h.ServeHTTP(w, r)
+	})
+	return otelhttp.NewHandler(inner, "a1-gateway",
 		otelhttp.WithTracerProvider(s.tp),
 		otelhttp.WithPropagators(propagation.TraceContext{}),
-		otelhttp.WithSpanNameFormatter(func(_ string, r *http.Request) string {
-			return r.Method + " " + r.URL.Path
-		}))
+		otelhttp.WithSpanNameFormatter(spanName))
+}
+
+// spanName names a server span. otelhttp calls it when the request arrives
+// and again once the mux has matched a route (r.Pattern set): the route
+// pattern ("GET /v1/cert/{fingerprint}") then, else the method alone, and
+// "HTTP" for a method that is not a standard one (the semantic conventions'
+// names when there is no route).
+func spanName(_ string, r *http.Request) string {
+	if r.Pattern != "" {
+		return r.Pattern
+	}
+	switch r.Method {
+	case http.MethodGet, http.MethodHead, http.MethodPost, http.MethodPut, http.MethodPatch,
+		http.MethodDelete, http.MethodConnect, http.MethodOptions, http.MethodTrace:
+		return r.Method
+	}
+	return "HTTP"
 }
 
 // nameSpan renames the request's span after its route pattern (the path
@@ -99,7 +160,7 @@ func traceDecision(r *http.Request, e *audit.Event) {
 		{"a1.namespace", e.Namespace}, {"a1.request_id", e.RequestID},
 	} {
 		if kv.v != "" {
-			attrs = append(attrs, attribute.String(kv.k, kv.v))
+			attrs = append(attrs, attribute.String(kv.k, boundText(kv.v, spanAttrLimit)))
 		}
 	}
 	if e.Hop != nil {
@@ -175,3 +236,70 @@ func (b tracedBackend) Ping(ctx context.Context) error {
 	end(span, err)
 	return err
 }
+
+// boundText is s as valid UTF-8, cut to at most n bytes at a character
+// boundary.
+func boundText(s string, n int) string {
+	if !utf8.ValidString(s) {
+		s = strings.ToValidUTF8(s, "\uFFFD")
+	}
+	if len(s) <= n {
+		return s
+	}
+	for n > 0 && !utf8.RuneStart(s[n]) {
+		n--
+	}
+	return s[:n]
+}
+
+// otelLogTo sends what the OpenTelemetry SDK reports (its global logger and
+// error handler, by default plain text on stderr whatever A1_LOG_FORMAT) to
+// log, as warnings. Messages and errors only: the SDK's key-value pairs
+// carry the raw configuration it could not parse (an
+// OTEL_EXPORTER_OTLP_HEADERS pair is a collector credential), so they are
+// dropped, as is the URL of a URL parse error; an error's text (an export
+// refused by the collector quotes its response body) is bounded. Both are
+// process-wide settings.
+func otelLogTo(log *slog.Logger) {
+	otel.SetLogger(logr.New(otelSink{log: log}))
+	otel.SetErrorHandler(otel.ErrorHandlerFunc(func(err error) {
+		log.Warn("opentelemetry: trace export error", "err", otelErrText(err))
+	}))
+}
+
+// otelErrMax bounds the text of an error the SDK reports.
+const otelErrMax = 512
+
+func otelErrText(err error) string {
+	if err == nil {
+		return ""
+	}
+	// A URL that does not parse is raw configuration (it may carry a
+	// password): only its operation and cause are kept; one that parses is
+	// shown without its password.
+	var ue *url.Error
+	if errors.As(err, &ue) && ue.Err != nil {
+		shown := ""
+		if u, perr := url.Parse(ue.URL); perr == nil {
+			shown = " " + strconv.Quote(u.Redacted())
+		}
+		err = fmt.Errorf("%s%s: %w", ue.Op, shown, ue.Err)
+	}
+	return boundText(err.Error(), otelErrMax)
+}
+
+// otelSink is the logr sink of the OpenTelemetry SDK's logger: errors and
+// warnings (the SDK logs warnings at V(1), information at V(4) and debug
+// at V(8)), without their key-value pairs.
+type otelSink struct{ log *slog.Logger }
+
+func (otelSink) Init(logr.RuntimeInfo)  {}
+func (otelSink) Enabled(level int) bool { return level <= 1 }
+func (k otelSink) Info(_ int, msg string, _ ...any) {
+	k.log.Warn("opentelemetry: " + boundText(msg, otelErrMax))
+}
+func (k otelSink) Error(err error, msg string, _ ...any) {
+	k.log.Warn("opentelemetry: "+boundText(msg, otelErrMax), "err", otelErrText(err))
+}
+func (k otelSink) WithValues(...any) logr.LogSink { return k }
+func (k otelSink) WithName(string) logr.LogSink   { return k }
