@@ -180,7 +180,7 @@ func (s *Store) Authorize(ctx context.Context, req store.AuthorizeRequest) error
 	now := s.now().UnixNano()
 	if len(req.Nonces) == 0 {
 		var decision error
-		err := s.db.View(func(tx *bbolt.Tx) error {
+		err := s.view(func(tx *bbolt.Tx) error {
 			decision = checkRevoked(tx, req)
 			return nil
 		})
@@ -190,7 +190,7 @@ func (s *Store) Authorize(ctx context.Context, req store.AuthorizeRequest) error
 		return decision
 	}
 	var decision error
-	err := s.write(func(tx *bbolt.Tx) error {
+	err := guarded(s.write, func(tx *bbolt.Tx) error {
 		decision = nil // Batch may run this function more than once
 		if decision = checkRevoked(tx, req); decision != nil {
 			return nil
@@ -265,7 +265,7 @@ func (s *Store) Sweep(ctx context.Context) (int, error) {
 		}
 		now := s.now().UnixNano()
 		n, more := 0, false
-		err := s.db.Update(func(tx *bbolt.Tx) error {
+		err := s.update(func(tx *bbolt.Tx) error {
 			n, more = 0, false
 			c := tx.Bucket(bucketExpiry).Cursor()
 			for k, _ := c.First(); k != nil; k, _ = c.First() {
@@ -346,7 +346,7 @@ func (s *Store) Revoke(ctx context.Context, tenant string, revs []store.Revocati
 	}
 	now := s.now()
 	added := 0
-	err := s.db.Update(func(tx *bbolt.Tx) error {
+	err := s.update(func(tx *bbolt.Tx) error {
 		added = 0
 		rb, err := subCreate(tx, bucketRev, tenant)
 		if err != nil {
@@ -394,7 +394,7 @@ func (s *Store) RevocationStatus(ctx context.Context, tenant string, fp [32]byte
 	}
 	var r store.Revocation
 	var ok bool
-	err := s.db.View(func(tx *bbolt.Tx) error {
+	err := s.view(func(tx *bbolt.Tx) error {
 		rb := sub(tx, bucketRev, tenant)
 		if rb == nil {
 			return nil
@@ -426,7 +426,7 @@ func (s *Store) ListRevocations(ctx context.Context, tenant string, p store.Page
 	}
 	var out []store.Revocation
 	next := ""
-	err = s.db.View(func(tx *bbolt.Tx) error {
+	err = s.view(func(tx *bbolt.Tx) error {
 		rb := sub(tx, bucketRev, tenant)
 		if rb == nil {
 			return nil
@@ -470,7 +470,7 @@ func (s *Store) AddRoot(ctx context.Context, tenant string, r store.Root) error 
 		r.AddedAt = s.now()
 	}
 	tooMany := false
-	err := s.db.Update(func(tx *bbolt.Tx) error {
+	err := s.update(func(tx *bbolt.Tx) error {
 		b, err := subCreate(tx, bucketRoot, tenant)
 		if err != nil {
 			return err
@@ -499,7 +499,7 @@ func (s *Store) RemoveRoot(ctx context.Context, tenant string, pk [32]byte) (boo
 		return false, err
 	}
 	found := false
-	err := s.db.Update(func(tx *bbolt.Tx) error {
+	err := s.update(func(tx *bbolt.Tx) error {
 		b := sub(tx, bucketRoot, tenant)
 		if b == nil || b.Get(pk[:]) == nil {
 			found = false
@@ -523,7 +523,7 @@ func (s *Store) ListRoots(ctx context.Context, tenant string) ([]store.Root, err
 		return nil, err
 	}
 	var out []store.Root
-	err := s.db.View(func(tx *bbolt.Tx) error {
+	err := s.view(func(tx *bbolt.Tx) error {
 		b := sub(tx, bucketRoot, tenant)
 		if b == nil {
 			return nil
@@ -560,7 +560,7 @@ func (s *Store) Ping(ctx context.Context) error {
 	if err := ctxErr(ctx, "ping"); err != nil {
 		return err
 	}
-	err := s.db.View(func(tx *bbolt.Tx) error {
+	err := s.view(func(tx *bbolt.Tx) error {
 		if tx.Bucket(bucketRev) == nil {
 			return errCorrupt
 		}
