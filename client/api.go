@@ -405,14 +405,38 @@ func (c *Client) CertStatus(ctx context.Context, fingerprint [32]byte) (*CertSta
 	return &out, nil
 }
 
+// Error codes of a gateway refusing a MAC-valid token for its age.
+const (
+	codeTokenExpired     = "TOKEN_EXPIRED"
+	codeTokenNotYetValid = "TOKEN_NOT_YET_VALID"
+)
+
+// ErrTokenExpired matches (errors.Is) VerifyToken's *Error when the token's
+// MAC is valid but the gateway refuses it as older than its maximum token
+// age, A1_TOKEN_MAX_AGE (401 TOKEN_EXPIRED): authorize again for a fresh
+// token.
+var ErrTokenExpired = errors.New("the token is older than the gateway's maximum token age")
+
+// ErrTokenNotYetValid matches (errors.Is) VerifyToken's *Error when the
+// token's MAC is valid but its verified_at_unix is ahead of the gateway's
+// clock by more than the drift tolerance, which a gateway with
+// A1_TOKEN_MAX_AGE set refuses (401 TOKEN_NOT_YET_VALID): the clocks of
+// the gateways sharing the MAC key disagree.
+var ErrTokenNotYetValid = errors.New("the token was verified in the future beyond the gateway's drift tolerance")
+
 // VerifyToken asks the gateway to check a VerifiedToken's MAC. An invalid
-// token is an *Error (401, MAC_VERIFICATION_FAILED); an answer that
+// token is an *Error (401, MAC_VERIFICATION_FAILED, matching
+// a1.ErrMACVerification); a MAC-valid token outside the gateway's maximum
+// token age is an *Error matching ErrTokenExpired or ErrTokenNotYetValid
+// (401, only from a gateway with A1_TOKEN_MAX_AGE set); an answer that
 // describes another token than tok is an error wrapping ErrUnexpectedAnswer.
 //
 // A valid token proves only that a gateway holding one of the MAC keys
 // authorized tok.Receipt.Intent under the chain tok.Receipt.ChainFingerprint
-// at tok.Receipt.VerifiedAtUnix. It has no expiry, audience or executor and
-// can be presented any number of times: compare the intent and fingerprint
+// at tok.Receipt.VerifiedAtUnix. It has no expiry of its own (a gateway
+// bounds its age only when configured to; its discovery document then
+// advertises limits["token_max_age_secs"]), audience or executor and can
+// be presented any number of times: compare the intent and fingerprint
 // with what you expect, bound its age, and remember the tokens you have
 // accepted if one may be used only once (docs/spec.md §3.2).
 func (c *Client) VerifyToken(ctx context.Context, tok *a1.VerifiedToken) (*TokenStatus, error) {

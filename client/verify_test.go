@@ -455,3 +455,57 @@ func TestReceiptKeyDiscovery(t *testing.T) {
 		}
 	}
 }
+
+// sliceErr is an error of an incomparable type.
+type sliceErr []string
+
+func (e sliceErr) Error() string { return strings.Join(e, ", ") }
+
+// TestVerifyTokenAgeRefusals: a gateway with A1_TOKEN_MAX_AGE refuses a
+// MAC-valid token outside its age window with 401 {"valid": false}
+// TOKEN_EXPIRED or TOKEN_NOT_YET_VALID; VerifyToken returns an *Error that
+// errors.Is matches with ErrTokenExpired or ErrTokenNotYetValid, and with
+// neither for a MAC failure (which matches a1.ErrMACVerification).
+func TestVerifyTokenAgeRefusals(t *testing.T) {
+	ctx := context.Background()
+	tok := a1.NewVerifiedToken(a1.Receipt{ChainDepth: 1, VerifiedAtUnix: 1_700_000_000}, [32]byte{1})
+	sentinels := []error{client.ErrTokenExpired, client.ErrTokenNotYetValid, a1.ErrMACVerification, a1.ErrExpired, a1.ErrNotYetValid}
+	for _, tc := range []struct {
+		code string
+		want error
+	}{
+		{"TOKEN_EXPIRED", client.ErrTokenExpired},
+		{"TOKEN_NOT_YET_VALID", client.ErrTokenNotYetValid},
+		{"MAC_VERIFICATION_FAILED", a1.ErrMACVerification},
+	} {
+		t.Run(tc.code, func(t *testing.T) {
+			srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+				w.Header().Set("Content-Type", "application/json")
+				w.WriteHeader(401)
+				w.Write([]byte(`{"valid":false,"error":"refused","error_code":"` + tc.code + `","hint":"do something"}`))
+			}))
+			t.Cleanup(srv.Close)
+			c, err := client.New(srv.URL)
+			if err != nil {
+				t.Fatal(err)
+			}
+			_, err = c.VerifyToken(ctx, &tok)
+			if ce := wantCode(t, err, 401, tc.code); ce.Hint != "do something" {
+				t.Fatalf("hint %q", ce.Hint)
+			}
+			for _, s := range sentinels {
+				if got := errors.Is(err, s); got != (s == tc.want) {
+					t.Errorf("errors.Is(err, %q) = %v", s, got)
+				}
+			}
+			// An incomparable target is not matched, and does not panic.
+			if errors.Is(err, sliceErr{"TOKEN_EXPIRED"}) {
+				t.Error("errors.Is matched an unrelated error")
+			}
+		})
+	}
+	// The sentinels match gateway answers only, not each other.
+	if errors.Is(client.ErrTokenExpired, client.ErrTokenNotYetValid) || errors.Is(client.ErrTokenNotYetValid, client.ErrTokenExpired) {
+		t.Fatal("the two sentinels match each other")
+	}
+}

@@ -724,8 +724,41 @@ func (s *Server) handleTokenVerify(w http.ResponseWriter, r *http.Request) {
 			"error_code": CodeMACVerification, "hint": a1.Hint(err)})
 		return
 	}
+	// The age only after the MAC: a forged token is answered as forged
+	// whatever its time, so this answer tells nothing about forgeries.
+	if e := checkTokenAge(t.Receipt.VerifiedAtUnix, uint64(max(time.Now().Unix(), 0)), s.cfg.TokenMaxAge, s.cfg.DriftSecs); e != nil {
+		writeJSON(w, e.Status, map[string]any{"valid": false, "error": e.Msg, "error_code": e.Code, "hint": e.Hint})
+		return
+	}
 	rc := t.Receipt
 	writeJSON(w, http.StatusOK, api.TokenStatus{Valid: true, ChainDepth: rc.ChainDepth,
 		ChainFingerprint: hex.EncodeToString(rc.ChainFingerprint[:]), VerifiedAtUnix: rc.VerifiedAtUnix,
 		IntentHashHex: rc.Intent.Hex(), Namespace: rc.Namespace})
+}
+
+// checkTokenAge applies A1_TOKEN_MAX_AGE (maxAge, 0: no maximum, the
+// reference behaviour) to a MAC-valid token verified at verifiedAt, now
+// being the gateway's clock, with the drift the verifier applies to certs:
+// the token is accepted when now − maxAge − drift ≤ verifiedAt ≤
+// now + drift, both bounds included as a cert's expiration_unix and
+// issued_at are. Both refusals are 401 with "valid": false, the shape of a
+// MAC failure: the token is well formed but not accepted.
+func checkTokenAge(verifiedAt, now uint64, maxAge time.Duration, drift uint64) *apiError {
+	if maxAge <= 0 {
+		return nil
+	}
+	secs := uint64(maxAge / time.Second)
+	// No overflow: now < 2⁶³ and drift ≤ MaxDriftSecs, and below
+	// verifiedAt ≤ now + drift while secs ≤ MaxTokenMaxAge in seconds.
+	if verifiedAt > now+drift {
+		return &apiError{Status: http.StatusUnauthorized, Code: CodeTokenNotYetValid,
+			Msg:  fmt.Sprintf("token verified in the future (verified_at_unix=%d, now=%d, drift=%ds)", verifiedAt, now, drift),
+			Hint: "the minting gateway's clock is ahead of this one's by more than A1_DRIFT_SECS: synchronize the clocks of the gateways sharing the MAC key"}
+	}
+	if verifiedAt+secs+drift < now {
+		return &apiError{Status: http.StatusUnauthorized, Code: CodeTokenExpired,
+			Msg:  fmt.Sprintf("token expired (verified_at_unix=%d, now=%d, max age %ds, drift=%ds)", verifiedAt, now, secs, drift),
+			Hint: "the token is older than this gateway's A1_TOKEN_MAX_AGE: authorize again (return_token) for a fresh token"}
+	}
+	return nil
 }

@@ -93,6 +93,11 @@ type Config struct {
 	ShutdownTimeout   time.Duration
 	StorageTimeout    time.Duration
 	RootsRefresh      time.Duration
+	// TokenMaxAge, when non-zero, bounds the age of the VerifiedTokens
+	// POST /v1/token/verify accepts: a token verified before now −
+	// TokenMaxAge − drift, or after now + drift, is refused. Zero (unset)
+	// is the reference behaviour: tokens never expire. Whole seconds.
+	TokenMaxAge time.Duration
 }
 
 // Defaults and hard bounds of the configuration.
@@ -118,6 +123,8 @@ const (
 	DefaultStorageTO       = 2 * time.Second
 	DefaultRootsRefresh    = 2 * time.Second
 	MaxDriftSecs           = 600
+	MinTokenMaxAge         = time.Second
+	MaxTokenMaxAge         = 10 * DefaultMaxTTL * time.Second // ten years, the A1_MAX_TTL_SECS ceiling
 	MaxTrustedRoots        = 4096
 	MaxTrustedProxies      = 256
 	MaxPreviousMACKeys     = 16
@@ -191,6 +198,7 @@ var settings = []setting{
 	{env: "A1_SHUTDOWN_TIMEOUT", flag: "shutdown-timeout", def: DefaultShutdownTO.String(), help: "graceful shutdown: drain limit, then audit flush limit"},
 	{env: "A1_STORAGE_TIMEOUT", flag: "storage-timeout", def: DefaultStorageTO.String(), help: "bound of one storage call"},
 	{env: "A1_ROOTS_REFRESH", flag: "roots-refresh", def: DefaultRootsRefresh.String(), help: "how often registered roots are re-read from the store"},
+	{env: "A1_TOKEN_MAX_AGE", flag: "token-max-age", help: "largest age of a VerifiedToken POST /v1/token/verify accepts (unset: no maximum, as the reference)"},
 }
 
 // LoadConfig reads the configuration from getenv, overridden by flags in
@@ -499,6 +507,23 @@ func parseConfig(val func(string) string) (*Config, error) {
 			continue
 		}
 		*d.dst = t
+	}
+	// Unset is no maximum (the reference: tokens never expire), so it is
+	// not in the table above, whose settings all have a default.
+	if v := val("A1_TOKEN_MAX_AGE"); v != "" {
+		t, err := time.ParseDuration(v)
+		switch {
+		case err != nil || t < MinTokenMaxAge || t > MaxTokenMaxAge:
+			// 0 too: it would refuse every token older than the drift.
+			add(cfgErr("A1_TOKEN_MAX_AGE", fmt.Sprintf("%q is not a duration in [%v, %v]", v, MinTokenMaxAge, MaxTokenMaxAge),
+				"use Go duration syntax such as 5m or 24h, or leave it unset for no maximum"))
+		case t%time.Second != 0:
+			// verified_at_unix counts whole seconds.
+			add(cfgErr("A1_TOKEN_MAX_AGE", fmt.Sprintf("%q is not a whole number of seconds", v),
+				"round it to whole seconds, such as 90s or 5m"))
+		default:
+			c.TokenMaxAge = t
+		}
 	}
 	if len(errs) > 0 {
 		return nil, errors.Join(errs...)

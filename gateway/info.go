@@ -101,6 +101,26 @@ func (s *Server) handleReady(w http.ResponseWriter, r *http.Request) {
 }
 
 func (s *Server) handleDiscovery(w http.ResponseWriter, r *http.Request) {
+	limits := map[string]int64{
+		"max_body_bytes":      s.cfg.MaxBodyBytes,
+		"max_batch":           int64(s.cfg.MaxBatch),
+		"max_chain_certs":     a1.MaxDecodeCerts,
+		"max_params":          a1.MaxParams,
+		"max_param_key_len":   a1.MaxParamKeyLen,
+		"max_param_value_len": a1.MaxParamValueLen,
+		"max_action_len":      a1.MaxActionLen,
+		"max_extension_bytes": a1.MaxExtensionBytes,
+		"max_ttl_secs":        int64(s.cfg.MaxTTL),
+		"max_request_id_len":  MaxRequestIDLen,
+		"max_page_limit":      store.MaxPageLimit,
+		"rate_limit_rps":      int64(s.cfg.RateRPS),
+		"rate_limit_burst":    int64(s.cfg.RateBurst),
+		"max_connections":     int64(s.cfg.MaxConns),
+	}
+	// Only when set: absent means tokens never expire (the reference).
+	if s.cfg.TokenMaxAge > 0 {
+		limits["token_max_age_secs"] = int64(s.cfg.TokenMaxAge / time.Second)
+	}
 	writeJSON(w, http.StatusOK, api.Configuration{
 		GatewayID:           s.gatewayID,
 		GatewaySigningPKHex: s.pub.Hex(),
@@ -118,22 +138,7 @@ func (s *Server) handleDiscovery(w http.ResponseWriter, r *http.Request) {
 		DriftSecs:           s.cfg.DriftSecs,
 		RevocationMaxSkew:   a1.RevocationMaxSkewSecs,
 		StorageBackend:      s.cfg.Store,
-		Limits: map[string]int64{
-			"max_body_bytes":      s.cfg.MaxBodyBytes,
-			"max_batch":           int64(s.cfg.MaxBatch),
-			"max_chain_certs":     a1.MaxDecodeCerts,
-			"max_params":          a1.MaxParams,
-			"max_param_key_len":   a1.MaxParamKeyLen,
-			"max_param_value_len": a1.MaxParamValueLen,
-			"max_action_len":      a1.MaxActionLen,
-			"max_extension_bytes": a1.MaxExtensionBytes,
-			"max_ttl_secs":        int64(s.cfg.MaxTTL),
-			"max_request_id_len":  MaxRequestIDLen,
-			"max_page_limit":      store.MaxPageLimit,
-			"rate_limit_rps":      int64(s.cfg.RateRPS),
-			"rate_limit_burst":    int64(s.cfg.RateBurst),
-			"max_connections":     int64(s.cfg.MaxConns),
-		},
+		Limits:              limits,
 		Endpoints: map[string]string{
 			"authorization_endpoint":      "/v1/authorize",
 			"passport_authorize_endpoint": "/v1/passport/authorize",

@@ -489,6 +489,11 @@ func TestConfigErrors(t *testing.T) {
 		{map[string]string{"A1_MAX_BATCH": "1001"}, "A1_MAX_BATCH"}, // above one revoke storage call
 		{map[string]string{"A1_ADMIN_TOKEN": "short"}, "A1_ADMIN_TOKEN"},
 		{map[string]string{"A1_AUDIT_SINKS": "carrier-pigeon"}, "A1_AUDIT_SINKS"},
+		{map[string]string{"A1_TOKEN_MAX_AGE": "-5m"}, "A1_TOKEN_MAX_AGE"},
+		{map[string]string{"A1_TOKEN_MAX_AGE": "0"}, "A1_TOKEN_MAX_AGE"}, // unset is no maximum; 0 would refuse all but the drift
+		{map[string]string{"A1_TOKEN_MAX_AGE": "a while"}, "A1_TOKEN_MAX_AGE"},
+		{map[string]string{"A1_TOKEN_MAX_AGE": "87601h"}, "A1_TOKEN_MAX_AGE"}, // above ten years
+		{map[string]string{"A1_TOKEN_MAX_AGE": "1500ms"}, "A1_TOKEN_MAX_AGE"}, // not whole seconds
 	}
 	for _, c := range cases {
 		env := baseEnv(t)
