@@ -82,6 +82,11 @@ var (
 		"proof of possession required", "this gateway requires a PoP proof with every request"}
 	ErrRevocationDenied = &Kind{"REVOCATION_UNAUTHORIZED", "", 403,
 		"revocation not authorized", "a revocation must be signed by the chain's principal or an ancestor delegator"}
+	ErrTokenExpired = &Kind{"TOKEN_EXPIRED", "", 401,
+		"token is older than the accepted maximum age", "authorize again (return_token) for a fresh token"}
+	ErrTokenNotYetValid = &Kind{"TOKEN_NOT_YET_VALID", "", 401,
+		"token verified in the future beyond the drift tolerance",
+		"the minting gateway's clock is ahead of the verifier's: synchronize the clocks of the gateways sharing the MAC key"}
 )
 
 // Error is a protocol error: a Kind plus the hop it concerns and details.

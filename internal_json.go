@@ -5,14 +5,17 @@ import (
 	"errors"
 	"fmt"
 	"strconv"
+	"strings"
+	"unicode"
 	"unicode/utf16"
 	"unicode/utf8"
 )
 
 // jsonReader is a small strict JSON reader for the protocol's wire types:
-// case-sensitive keys, duplicate keys rejected by the callers, integers
-// without sign, fraction or exponent, bounded nesting. It never panics on
-// any input (FuzzDecodeChain) and allocates in proportion to its input.
+// case-sensitive keys, duplicate keys (also those equal but for letter
+// case) rejected, integers without sign, fraction or exponent, bounded
+// nesting. It never panics on any input (FuzzDecodeChain) and allocates in
+// proportion to its input.
 type jsonReader struct {
 	b     []byte
 	i     int
@@ -303,13 +306,17 @@ func (r *jsonReader) object(fn func(key string) error) error {
 		if err != nil {
 			return err
 		}
+		// Names equal but for letter case are duplicates too: a
+		// case-insensitive reader (encoding/json) of the same bytes would
+		// take the last of them where this reader takes the one it knows.
 		dup := false
 		if seenMap != nil {
-			_, dup = seenMap[k]
-			seenMap[k] = struct{}{}
+			fk := foldName(k)
+			_, dup = seenMap[fk]
+			seenMap[fk] = struct{}{}
 		} else {
 			for _, s := range seen[:nseen] {
-				if s == k {
+				if strings.EqualFold(s, k) {
 					dup = true
 				}
 			}
@@ -319,13 +326,13 @@ func (r *jsonReader) object(fn func(key string) error) error {
 			} else {
 				seenMap = make(map[string]struct{}, 2*len(seen))
 				for _, s := range seen {
-					seenMap[s] = struct{}{}
+					seenMap[foldName(s)] = struct{}{}
 				}
-				seenMap[k] = struct{}{}
+				seenMap[foldName(k)] = struct{}{}
 			}
 		}
 		if dup {
-			return r.fail("duplicate field `%s`", k)
+			return r.fail("duplicate field `%s` (member names are compared without letter case)", k)
 		}
 		if err := r.expect(':'); err != nil {
 			return err
@@ -512,4 +519,30 @@ func (w *jsonWriter) str(s string) {
 		}
 	}
 	w.b = append(w.b, '"')
+}
+
+// foldName maps a member name to one representative of the names
+// strings.EqualFold considers equal to it: each rune becomes the smallest
+// rune of its simple case-folding orbit.
+func foldName(k string) string {
+	ascii := true
+	for i := 0; i < len(k); i++ {
+		if k[i] >= utf8.RuneSelf {
+			ascii = false
+			break
+		}
+	}
+	if ascii { // an ASCII letter's orbit's smallest rune is its upper case
+		return strings.ToUpper(k)
+	}
+	var b strings.Builder
+	b.Grow(len(k))
+	for _, c := range k {
+		m := c
+		for f := unicode.SimpleFold(c); f != c; f = unicode.SimpleFold(f) {
+			m = min(m, f)
+		}
+		b.WriteRune(m)
+	}
+	return b.String()
 }

@@ -187,6 +187,27 @@ func (t *VerifiedToken) Verify(keys ...[32]byte) error {
 	return newErr(ErrMACVerification, "")
 }
 
+// CheckAge bounds the age of a token whose MAC verified (check the MAC
+// first: an age error must say nothing about a forgery). The token is
+// accepted when now − maxAgeSecs − drift ≤ verified_at_unix ≤ now + drift,
+// both bounds included as for a cert's validity window; maxAgeSecs 0 means
+// no maximum (the reference's tokens never expire; PROTOCOL.md §17 item 7
+// asks verifiers to bound the age). Errors: ErrTokenExpired,
+// ErrTokenNotYetValid.
+func (t *VerifiedToken) CheckAge(now, maxAgeSecs, drift uint64) error {
+	if maxAgeSecs == 0 {
+		return nil
+	}
+	at := t.Receipt.VerifiedAtUnix
+	if at > satAdd(now, drift) {
+		return newErr(ErrTokenNotYetValid, fmt.Sprintf("token verified in the future (verified_at_unix=%d, now=%d, drift=%ds)", at, now, drift))
+	}
+	if satAdd(satAdd(at, maxAgeSecs), drift) < now {
+		return newErr(ErrTokenExpired, fmt.Sprintf("token expired (verified_at_unix=%d, now=%d, max age %ds, drift=%ds)", at, now, maxAgeSecs, drift))
+	}
+	return nil
+}
+
 // MarshalJSON emits {"receipt":{…},"mac":"<hex>"}.
 func (t VerifiedToken) MarshalJSON() ([]byte, error) {
 	w := &jsonWriter{}

@@ -194,18 +194,23 @@ func LineDigest(line []byte) (computed, claimed [32]byte, err error) {
 
 // sanitize bounds and repairs caller-supplied strings so that encoding is
 // stable across a decode/encode round trip (valid UTF-8 only).
-func sanitize(s string) string {
+func sanitize(s string) string { return BoundText(s, MaxFieldBytes) }
+
+// BoundText is s as valid UTF-8 (each invalid byte sequence replaced by
+// U+FFFD), cut to at most n bytes at a character boundary: how an event's
+// caller-supplied fields are bounded, for other records of the same values
+// (log lines, span attributes) to match.
+func BoundText(s string, n int) string {
 	if !utf8.ValidString(s) {
 		s = strings.ToValidUTF8(s, "\uFFFD")
 	}
-	if len(s) > MaxFieldBytes {
-		cut := MaxFieldBytes
-		for cut > 0 && !utf8.RuneStart(s[cut]) {
-			cut--
-		}
-		s = s[:cut]
+	if len(s) <= n {
+		return s
 	}
-	return s
+	for n > 0 && !utf8.RuneStart(s[n]) {
+		n--
+	}
+	return s[:n]
 }
 
 func (e *Event) sanitize() {

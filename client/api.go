@@ -194,16 +194,18 @@ func (c *Client) Authorize(ctx context.Context, req *AuthorizeRequest) (*Authori
 	if err != nil {
 		return nil, err
 	}
+	// An intent the gateway could not hash either is refused here, before
+	// a request is sent.
+	h, err := a1.HashIntent(req.Intent, req.Params)
+	if err != nil {
+		return nil, fmt.Errorf("client: intent: %w", err)
+	}
 	body := authorizeBody{Chain: req.Chain, IntentName: req.Intent, IntentParams: req.Params, ExecutorPKHex: exec.Hex(),
 		MerkleProof: req.MerkleProof, ReturnToken: req.ReturnToken, RequestID: req.RequestID}
 	var out AuthorizeResponse
 	if req.Agent == nil {
 		err = c.do(ctx, "POST", "/v1/authorize", false, body, &out)
 	} else {
-		h, herr := a1.HashIntent(req.Intent, req.Params)
-		if herr != nil {
-			return nil, fmt.Errorf("client: intent: %w", herr)
-		}
 		err = c.withAudience(ctx, req.Audience, func(aud string) error {
 			var perr error
 			if body.Proof, perr = c.proof(req.Agent, aud, req.Chain, h); perr != nil {
@@ -222,7 +224,7 @@ func (c *Client) Authorize(ctx context.Context, req *AuthorizeRequest) (*Authori
 		return nil, err
 	}
 	if out.IntentHashHex != "" { // a reference gateway does not send it
-		if h, _ := a1.HashIntent(req.Intent, req.Params); !strings.EqualFold(out.IntentHashHex, h.Hex()) {
+		if !strings.EqualFold(out.IntentHashHex, h.Hex()) {
 			return nil, unexpected("POST", "/v1/authorize", fmt.Sprintf("the answer names intent hash %q, not the intent asked", out.IntentHashHex))
 		}
 	}
@@ -307,6 +309,11 @@ func (c *Client) AuthorizeBatch(ctx context.Context, req *BatchRequest) (*BatchR
 	fp := hex.EncodeToString(cfp[:])
 	for i := range out.Results {
 		r := &out.Results[i]
+		// Results answer the intents in order: one naming another intent,
+		// allowed or denied, would be read as the answer to intents[i].
+		if r.IntentName != req.Intents[i].Name {
+			return nil, unexpected("POST", "/v1/authorize/batch", fmt.Sprintf("result %d names intent %q, not intents[%d] %q", i, r.IntentName, i, req.Intents[i].Name))
+		}
 		if !r.Authorized {
 			continue
 		}
@@ -405,24 +412,19 @@ func (c *Client) CertStatus(ctx context.Context, fingerprint [32]byte) (*CertSta
 	return &out, nil
 }
 
-// Error codes of a gateway refusing a MAC-valid token for its age.
-const (
-	codeTokenExpired     = "TOKEN_EXPIRED"
-	codeTokenNotYetValid = "TOKEN_NOT_YET_VALID"
-)
-
 // ErrTokenExpired matches (errors.Is) VerifyToken's *Error when the token's
 // MAC is valid but the gateway refuses it as older than its maximum token
 // age, A1_TOKEN_MAX_AGE (401 TOKEN_EXPIRED): authorize again for a fresh
-// token.
-var ErrTokenExpired = errors.New("the token is older than the gateway's maximum token age")
+// token. It is a1.ErrTokenExpired, which a1.VerifiedToken.CheckAge returns
+// offline.
+var ErrTokenExpired = a1.ErrTokenExpired
 
 // ErrTokenNotYetValid matches (errors.Is) VerifyToken's *Error when the
 // token's MAC is valid but its verified_at_unix is ahead of the gateway's
 // clock by more than the drift tolerance, which a gateway with
 // A1_TOKEN_MAX_AGE set refuses (401 TOKEN_NOT_YET_VALID): the clocks of
-// the gateways sharing the MAC key disagree.
-var ErrTokenNotYetValid = errors.New("the token was verified in the future beyond the gateway's drift tolerance")
+// the gateways sharing the MAC key disagree. It is a1.ErrTokenNotYetValid.
+var ErrTokenNotYetValid = a1.ErrTokenNotYetValid
 
 // VerifyToken asks the gateway to check a VerifiedToken's MAC. An invalid
 // token is an *Error (401, MAC_VERIFICATION_FAILED, matching

@@ -164,18 +164,8 @@ func (e *Error) Error() string {
 }
 
 // Is matches the a1 error kind with the same error_code, so
-// errors.Is(err, a1.ErrRevoked) works on gateway answers, and the client's
-// sentinels of the gateway's own codes (ErrTokenExpired,
-// ErrTokenNotYetValid).
+// errors.Is(err, a1.ErrRevoked) works on gateway answers.
 func (e *Error) Is(target error) bool {
-	// == and not a map lookup: a target of an incomparable type must not
-	// panic.
-	switch target {
-	case ErrTokenExpired:
-		return e.Code == codeTokenExpired
-	case ErrTokenNotYetValid:
-		return e.Code == codeTokenNotYetValid
-	}
 	var k *a1.Kind
 	if errors.As(target, &k) {
 		return e.Code != "" && k.Code() == e.Code

@@ -46,9 +46,9 @@
 //
 // The client never retries: an authorization consumes nonces, so a blind
 // retry of a request whose answer was lost may be refused as NONCE_REPLAY.
-// (The one second request it makes is after an INVALID_PROOF answer, which
-// consumed nothing, when discovery shows that the gateway id changed: the
-// envelope is signed anew for the new id.)
+// (The one request it sends twice is a signed envelope answered
+// INVALID_PROOF, which consumed nothing, when discovery then shows that the
+// gateway id changed: the envelope is signed anew for the new id.)
 // Retry at the application level where that is acceptable, honouring
 // [*Error].RetryAfter on 429 and 503.
 package client

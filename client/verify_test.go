@@ -309,6 +309,11 @@ func TestAnswersNameWhatWasAsked(t *testing.T) {
 		{"batch: the same", "/v1/authorize/batch", batchAnswer(fpHex, h.Hex()), true},
 		{"batch: another chain", "/v1/authorize/batch", batchAnswer(other, h.Hex()), false},
 		{"batch: another intent", "/v1/authorize/batch", batchAnswer(fpHex, read.Hex()), false},
+		{"batch: another intent name", "/v1/authorize/batch", strings.Replace(batchAnswer(fpHex, h.Hex()), `"trade.equity"`, `"trade.fx"`, 1), false},
+		{"batch: a denial of another intent", "/v1/authorize/batch", `{"all_authorized":false,"authorized_count":0,"total_count":1,` +
+			`"results":[{"intent_name":"trade.fx","authorized":false,"error":"x","error_code":"SCOPE_VIOLATION"}]}`, false},
+		{"batch: a denial of this intent", "/v1/authorize/batch", `{"all_authorized":false,"authorized_count":0,"total_count":1,` +
+			`"results":[{"intent_name":"trade.equity","authorized":false,"error":"x","error_code":"SCOPE_VIOLATION"}]}`, true},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -694,23 +694,24 @@ func (s *Server) handleListRoots(w http.ResponseWriter, r *http.Request) {
 // {"receipt": R, "mac": M, "token": T} a decoder of the bare form reads
 // (R, M) while the wrapper is T, and a "valid" answer for T would confirm R
 // to a service that relays the bytes it received and reads R itself.
+// Members are compared case-insensitively (as encoding/json matches struct
+// fields): {"Token": T, "receipt": R, "mac": M} is as ambiguous, and a
+// member spelled in another case than "token", "receipt" or "mac" is
+// refused too, since readers disagree on whether it is that member.
 func (s *Server) handleTokenVerify(w http.ResponseWriter, r *http.Request) {
 	var body map[string]json.RawMessage
 	if e := decodeJSON(w, r, s.cfg.MaxBodyBytes, &body); e != nil {
 		writeError(w, e)
 		return
 	}
+	if tokenBodyAmbiguous(body) {
+		writeError(w, &apiError{Status: http.StatusBadRequest, Code: CodeMalformed,
+			Msg:  "ambiguous body: `token` together with a bare token's `receipt` or `mac`, or one of them in another case",
+			Hint: `send {"token": {"receipt": ..., "mac": ...}} or the bare token, not both, with lower-case member names`})
+		return
+	}
 	raw, ok := body["token"]
-	if ok {
-		_, hasReceipt := body["receipt"]
-		_, hasMAC := body["mac"]
-		if hasReceipt || hasMAC {
-			writeError(w, &apiError{Status: http.StatusBadRequest, Code: CodeMalformed,
-				Msg:  "ambiguous body: `token` together with a bare token's `receipt` or `mac`",
-				Hint: `send {"token": {"receipt": ..., "mac": ...}} or the bare token, not both`})
-			return
-		}
-	} else {
+	if !ok {
 		b, _ := json.Marshal(body)
 		raw = b
 	}
@@ -726,8 +727,11 @@ func (s *Server) handleTokenVerify(w http.ResponseWriter, r *http.Request) {
 	}
 	// The age only after the MAC: a forged token is answered as forged
 	// whatever its time, so this answer tells nothing about forgeries.
-	if e := checkTokenAge(t.Receipt.VerifiedAtUnix, uint64(max(time.Now().Unix(), 0)), s.cfg.TokenMaxAge, s.cfg.DriftSecs); e != nil {
-		writeJSON(w, e.Status, map[string]any{"valid": false, "error": e.Msg, "error_code": e.Code, "hint": e.Hint})
+	// Both refusals are 401 with "valid": false, the shape of a MAC
+	// failure: the token is well formed but not accepted.
+	if err := t.CheckAge(uint64(max(time.Now().Unix(), 0)), uint64(s.cfg.TokenMaxAge/time.Second), s.cfg.DriftSecs); err != nil {
+		writeJSON(w, http.StatusUnauthorized, map[string]any{"valid": false, "error": err.Error(),
+			"error_code": a1.ErrorCode(err), "hint": a1.Hint(err)})
 		return
 	}
 	rc := t.Receipt
@@ -736,29 +740,28 @@ func (s *Server) handleTokenVerify(w http.ResponseWriter, r *http.Request) {
 		IntentHashHex: rc.Intent.Hex(), Namespace: rc.Namespace})
 }
 
-// checkTokenAge applies A1_TOKEN_MAX_AGE (maxAge, 0: no maximum, the
-// reference behaviour) to a MAC-valid token verified at verifiedAt, now
-// being the gateway's clock, with the drift the verifier applies to certs:
-// the token is accepted when now − maxAge − drift ≤ verifiedAt ≤
-// now + drift, both bounds included as a cert's expiration_unix and
-// issued_at are. Both refusals are 401 with "valid": false, the shape of a
-// MAC failure: the token is well formed but not accepted.
-func checkTokenAge(verifiedAt, now uint64, maxAge time.Duration, drift uint64) *apiError {
-	if maxAge <= 0 {
-		return nil
+// tokenBodyAmbiguous reports a token verify body that readers of the
+// wrapped and of the bare form, or case-sensitive and case-insensitive
+// readers, would take for different tokens: a member folding to "token"
+// beside one folding to "receipt" or "mac", or any of them not in lower
+// case.
+func tokenBodyAmbiguous(body map[string]json.RawMessage) bool {
+	var wrapped, bare bool
+	for k := range body {
+		var canon string
+		switch {
+		case strings.EqualFold(k, "token"):
+			canon, wrapped = "token", true
+		case strings.EqualFold(k, "receipt"):
+			canon, bare = "receipt", true
+		case strings.EqualFold(k, "mac"):
+			canon, bare = "mac", true
+		default:
+			continue
+		}
+		if k != canon {
+			return true
+		}
 	}
-	secs := uint64(maxAge / time.Second)
-	// No overflow: now < 2⁶³ and drift ≤ MaxDriftSecs, and below
-	// verifiedAt ≤ now + drift while secs ≤ MaxTokenMaxAge in seconds.
-	if verifiedAt > now+drift {
-		return &apiError{Status: http.StatusUnauthorized, Code: CodeTokenNotYetValid,
-			Msg:  fmt.Sprintf("token verified in the future (verified_at_unix=%d, now=%d, drift=%ds)", verifiedAt, now, drift),
-			Hint: "the minting gateway's clock is ahead of this one's by more than A1_DRIFT_SECS: synchronize the clocks of the gateways sharing the MAC key"}
-	}
-	if verifiedAt+secs+drift < now {
-		return &apiError{Status: http.StatusUnauthorized, Code: CodeTokenExpired,
-			Msg:  fmt.Sprintf("token expired (verified_at_unix=%d, now=%d, max age %ds, drift=%ds)", verifiedAt, now, secs, drift),
-			Hint: "the token is older than this gateway's A1_TOKEN_MAX_AGE: authorize again (return_token) for a fresh token"}
-	}
-	return nil
+	return wrapped && bare
 }

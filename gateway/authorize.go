@@ -256,9 +256,8 @@ func (s *Server) buildResponse(res *a1.Result, intent a1.IntentHash, token bool,
 // event without an error would say, and then goes on to the recoverer.
 func (s *Server) recordDecisionOnExit(r *http.Request, ev *authzEvent) {
 	if v := recover(); v != nil {
-		if v != http.ErrAbortHandler {
-			ev.err = &apiError{Status: http.StatusInternalServerError, Code: CodeInternal, Msg: "internal error"}
-		}
+		// http.ErrAbortHandler too: an aborted response is no allow.
+		ev.err = &apiError{Status: http.StatusInternalServerError, Code: CodeInternal, Msg: "internal error"}
 		s.recordDecision(r, ev)
 		panic(v)
 	}

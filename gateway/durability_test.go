@@ -237,6 +237,11 @@ func TestBoltDiskFull(t *testing.T) {
 		t.Fatal("no write failed on a full disk after 5000 authorizations")
 	}
 	t.Logf("disk full: %d authorizations fit in free pages before the first 503", len(ok)-before)
+	// The probe only reads the file: a full disk keeps the replica in the
+	// balancer (docs/storage.md), its writes answered 503.
+	if r := g.do("GET", "/healthz", nil, nil); r.status != 200 {
+		t.Errorf("/healthz on a full disk: %d %s, want 200 as documented", r.status, r.raw)
+	}
 	if err := os.Remove(filler); err != nil {
 		t.Fatal(err)
 	}

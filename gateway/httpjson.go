@@ -49,11 +49,6 @@ const (
 	CodeReservedExtension  = "RESERVED_EXTENSION"
 	CodeNotPassportHolder  = "NOT_PASSPORT_HOLDER"
 	CodeInvalidFingerprint = "INVALID_FINGERPRINT"
-	// CodeTokenExpired and CodeTokenNotYetValid refuse a MAC-valid
-	// VerifiedToken outside the A1_TOKEN_MAX_AGE window (401, with
-	// "valid": false, like CodeMACVerification).
-	CodeTokenExpired     = "TOKEN_EXPIRED"
-	CodeTokenNotYetValid = "TOKEN_NOT_YET_VALID"
 )
 
 // apiError is an error with its HTTP status and wire code.

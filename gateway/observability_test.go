@@ -161,7 +161,7 @@ func TestObservabilityOTelLogs(t *testing.T) {
 
 	logs := g.stderr.String()
 	checkNoSecrets(t, "stderr", logs, secret)
-	sawExport := false
+	sawExport, sawHeaders := false, false
 	for _, line := range strings.Split(strings.TrimSpace(logs), "\n") {
 		var rec map[string]any
 		if err := json.Unmarshal([]byte(line), &rec); err != nil {
@@ -174,12 +174,19 @@ func TestObservabilityOTelLogs(t *testing.T) {
 		if rec["component"] != "gateway" {
 			t.Errorf("log line without component=gateway: %.200s", line)
 		}
-		if m, _ := rec["msg"].(string); strings.Contains(m, "opentelemetry") && strings.Contains(line, "400") {
+		m, _ := rec["msg"].(string)
+		if strings.Contains(m, "opentelemetry") && strings.Contains(line, "400") {
 			sawExport = true
+		}
+		if strings.HasPrefix(m, "opentelemetry:") && strings.Contains(m, "header") {
+			sawHeaders = true
 		}
 	}
 	if !sawExport {
 		t.Errorf("the refused export is not logged through the gateway logger: %.2000s", logs)
+	}
+	if !sawHeaders {
+		t.Errorf("the malformed OTEL_EXPORTER_OTLP_HEADERS is not reported through the gateway logger: %.2000s", logs)
 	}
 }
 

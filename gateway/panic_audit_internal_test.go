@@ -27,11 +27,11 @@ func (panickingBackend) Authorize(context.Context, store.AuthorizeRequest) error
 	panic("storage driver bug")
 }
 
-// TestPanicDuringAuthorizeIsNotAudited: a panic inside an authorization is
+// TestPanicDuringAuthorizeAuditedAsError: a panic inside an authorization is
 // answered 500 by the recoverer, and its audit event and decision metric say
-// error INTERNAL. The decision was recorded by a deferred call that saw no
+// error INTERNAL. It used to be recorded by a deferred call that saw no
 // error while the panic unwound, so the event said "allow".
-func TestPanicDuringAuthorizeIsNotAudited(t *testing.T) {
+func TestPanicDuringAuthorizeAuditedAsError(t *testing.T) {
 	_, human, _ := ed25519.GenerateKey(rand.Reader)
 	_, tool, _ := ed25519.GenerateKey(rand.Reader)
 	humanPK := a1.PublicKey(human.Public().(ed25519.PublicKey))

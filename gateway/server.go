@@ -717,7 +717,7 @@ func (s *Server) recoverer(next http.Handler) http.Handler {
 					panic(v)
 				}
 				// The path is the client's (up to A1_MAX_HEADER_BYTES): bounded.
-				s.log.Error("panic in handler", "route", r.Pattern, "path", boundText(r.URL.Path, maxLoggedPath),
+				s.log.Error("panic in handler", "route", r.Pattern, "path", audit.BoundText(r.URL.Path, maxLoggedPath),
 					"panic", fmt.Sprint(v), "stack", string(debug.Stack()))
 				writeError(w, &apiError{Status: http.StatusInternalServerError, Code: CodeInternal, Msg: "internal error"})
 			}

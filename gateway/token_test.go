@@ -121,6 +121,11 @@ func TestTokenVerifyBodyForms(t *testing.T) {
 		{"bare token carrying a token member", `{` + bareForged + `,"token":` + valid + `}`, 400, "MALFORMED_REQUEST"},
 		{"token member carrying a bare receipt", `{"token":` + valid + `,"receipt":` + string(forgedJSON) + `}`, 400, "MALFORMED_REQUEST"},
 		{"token member carrying a bare mac", `{"mac":"` + strings.Repeat("00", 32) + `","token":` + valid + `}`, 400, "MALFORMED_REQUEST"},
+		// encoding/json matches members case-insensitively: a reader of
+		// the wrapped form would take "Token", the gateway the bare (R, M).
+		{"bare token carrying a Token member", `{` + bareForged + `,"Token":` + valid + `}`, 400, "MALFORMED_REQUEST"},
+		{"token member carrying a RECEIPT", `{"token":` + valid + `,"RECEIPT":` + string(forgedJSON) + `}`, 400, "MALFORMED_REQUEST"},
+		{"Token alone", `{"Token":` + valid + `}`, 400, "MALFORMED_REQUEST"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			r := postToken(t, h, tc.body, nil)

@@ -8,8 +8,6 @@ import (
 	"net/http"
 	"net/url"
 	"strconv"
-	"strings"
-	"unicode/utf8"
 
 	"github.com/go-logr/logr"
 	"go.opentelemetry.io/contrib/instrumentation/net/http/otelhttp"
@@ -160,7 +158,7 @@ func traceDecision(r *http.Request, e *audit.Event) {
 		{"a1.namespace", e.Namespace}, {"a1.request_id", e.RequestID},
 	} {
 		if kv.v != "" {
-			attrs = append(attrs, attribute.String(kv.k, boundText(kv.v, spanAttrLimit)))
+			attrs = append(attrs, attribute.String(kv.k, audit.BoundText(kv.v, spanAttrLimit)))
 		}
 	}
 	if e.Hop != nil {
@@ -237,21 +235,6 @@ func (b tracedBackend) Ping(ctx context.Context) error {
 	return err
 }
 
-// boundText is s as valid UTF-8, cut to at most n bytes at a character
-// boundary.
-func boundText(s string, n int) string {
-	if !utf8.ValidString(s) {
-		s = strings.ToValidUTF8(s, "\uFFFD")
-	}
-	if len(s) <= n {
-		return s
-	}
-	for n > 0 && !utf8.RuneStart(s[n]) {
-		n--
-	}
-	return s[:n]
-}
-
 // otelLogTo sends what the OpenTelemetry SDK reports (its global logger and
 // error handler, by default plain text on stderr whatever A1_LOG_FORMAT) to
 // log, as warnings. Messages and errors only: the SDK's key-value pairs
@@ -285,7 +268,7 @@ func otelErrText(err error) string {
 		}
 		err = fmt.Errorf("%s%s: %w", ue.Op, shown, ue.Err)
 	}
-	return boundText(err.Error(), otelErrMax)
+	return audit.BoundText(err.Error(), otelErrMax)
 }
 
 // otelSink is the logr sink of the OpenTelemetry SDK's logger: errors and
@@ -296,10 +279,10 @@ type otelSink struct{ log *slog.Logger }
 func (otelSink) Init(logr.RuntimeInfo)  {}
 func (otelSink) Enabled(level int) bool { return level <= 1 }
 func (k otelSink) Info(_ int, msg string, _ ...any) {
-	k.log.Warn("opentelemetry: " + boundText(msg, otelErrMax))
+	k.log.Warn("opentelemetry: " + audit.BoundText(msg, otelErrMax))
 }
 func (k otelSink) Error(err error, msg string, _ ...any) {
-	k.log.Warn("opentelemetry: "+boundText(msg, otelErrMax), "err", otelErrText(err))
+	k.log.Warn("opentelemetry: "+audit.BoundText(msg, otelErrMax), "err", otelErrText(err))
 }
 func (k otelSink) WithValues(...any) logr.LogSink { return k }
 func (k otelSink) WithName(string) logr.LogSink   { return k }

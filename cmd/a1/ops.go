@@ -7,10 +7,13 @@ import (
 	"errors"
 	"fmt"
 	"runtime/debug"
+	"strconv"
 	"strings"
+	"time"
 
 	"github.com/a1-go/a1"
 	"github.com/a1-go/a1/audit"
+	"github.com/a1-go/a1/gateway"
 )
 
 func init() {
@@ -19,7 +22,7 @@ func init() {
 Prints the a1 version, the Go version and the reference protocol it is
 compatible with.
 `})
-	register(&command{name: "token verify", run: cmdTokenVerify, usage: `Usage: a1 token verify --token FILE [--mac-key HEX[,HEX…]] [--json]
+	register(&command{name: "token verify", run: cmdTokenVerify, usage: `Usage: a1 token verify --token FILE [--mac-key HEX[,HEX…]] [--max-age DURATION [--drift SECS]] [--json]
 
 Checks a VerifiedToken's MAC (keyed BLAKE3) against the gateway's MAC keys:
 the current key first, then previous keys of a rotation. The token file is a
@@ -27,6 +30,12 @@ token ({"receipt":…,"mac":…}) or an authorize response holding one in
 "token". Without --mac-key the keys come from A1_MAC_KEY_HEX and
 A1_MAC_KEYS_PREVIOUS_HEX (prefer the environment: command lines are visible
 to other users of the machine).
+
+Tokens never expire by themselves. With --max-age (whole seconds, e.g. 5m) a
+token whose MAC verifies is still refused when it was verified more than
+that long ago, or later than now, beyond --drift seconds (default
+A1_DRIFT_SECS, else 15), as a gateway with A1_TOKEN_MAX_AGE does
+(exit status 1, TOKEN_EXPIRED or TOKEN_NOT_YET_VALID).
 
 Exit status: 0 valid, 1 invalid, 2 usage or input error.
 
@@ -92,15 +101,21 @@ func parseMACKeys(list string) ([][32]byte, error) {
 
 func cmdTokenVerify(e *env, args []string) error {
 	fs := flagSet("token verify")
-	var path, macKeys string
+	var path, macKeys, maxAgeFlag, driftFlag string
 	var asJSON bool
 	fs.StringVar(&path, "token", "", "")
 	fs.StringVar(&macKeys, "mac-key", "", "")
+	fs.StringVar(&maxAgeFlag, "max-age", "", "")
+	fs.StringVar(&driftFlag, "drift", "", "")
 	fs.BoolVar(&asJSON, "json", false, "")
 	if err := parsePathArg(fs, args, &path); err != nil {
 		return err
 	}
 	if err := need("token verify", map[string]string{"token": path}); err != nil {
+		return err
+	}
+	maxAge, drift, err := tokenAgeFlags(e, maxAgeFlag, driftFlag)
+	if err != nil {
 		return err
 	}
 	if macKeys == "" {
@@ -123,6 +138,9 @@ func cmdTokenVerify(e *env, args []string) error {
 		return usageErr(fmt.Errorf("token %s: %w", path, err), "a token file is the \"token\" object of an authorize response")
 	}
 	verr := tok.Verify(keys...)
+	if verr == nil { // the age only of a genuine token
+		verr = tok.CheckAge(uint64(max(e.now().Unix(), 0)), maxAge, drift)
+	}
 	r := tok.Receipt
 	out := struct {
 		Valid               bool   `json:"valid"`
@@ -133,10 +151,12 @@ func cmdTokenVerify(e *env, args []string) error {
 		VerifiedAtUnix      uint64 `json:"verified_at_unix"`
 		Namespace           string `json:"namespace,omitempty"`
 		Error               string `json:"error,omitempty"`
-	}{verr == nil, r.ChainDepth, hex.EncodeToString(r.ChainFingerprint[:]), hex.EncodeToString(r.Intent[:]),
-		hex.EncodeToString(r.VerifiedScopeRoot[:]), r.VerifiedAtUnix, r.Namespace, ""}
+		ErrorCode           string `json:"error_code,omitempty"`
+	}{Valid: verr == nil, ChainDepth: r.ChainDepth, ChainFingerprintHex: hex.EncodeToString(r.ChainFingerprint[:]),
+		IntentHex: hex.EncodeToString(r.Intent[:]), ScopeRootHex: hex.EncodeToString(r.VerifiedScopeRoot[:]),
+		VerifiedAtUnix: r.VerifiedAtUnix, Namespace: r.Namespace}
 	if verr != nil {
-		out.Error = verr.Error()
+		out.Error, out.ErrorCode = verr.Error(), a1.ErrorCode(verr)
 	}
 	if asJSON {
 		if err := writeJSON(e.stdout, out); err != nil {
@@ -150,10 +170,40 @@ func cmdTokenVerify(e *env, args []string) error {
 		if asJSON {
 			return exitError(exitFail)
 		}
-		return failErr(fmt.Errorf("token verify: INVALID: %w", verr),
-			"the token was modified, or MACed with a key not given (check A1_MAC_KEYS_PREVIOUS_HEX after a rotation)")
+		hint := "the token was modified, or MACed with a key not given (check A1_MAC_KEYS_PREVIOUS_HEX after a rotation)"
+		if !errors.Is(verr, a1.ErrMACVerification) {
+			hint = a1.Hint(verr)
+		}
+		return failErr(fmt.Errorf("token verify: INVALID (%s): %w", a1.ErrorCode(verr), verr), hint)
 	}
 	return nil
+}
+
+// tokenAgeFlags parses --max-age (a whole number of seconds, 0 when not
+// given: no maximum) and --drift (default A1_DRIFT_SECS, else
+// a1.DefaultDriftSecs).
+func tokenAgeFlags(e *env, maxAgeFlag, driftFlag string) (maxAge, drift uint64, err error) {
+	if driftFlag != "" && maxAgeFlag == "" {
+		return 0, 0, usagef("--drift only bounds --max-age", "token verify: --drift without --max-age")
+	}
+	if maxAgeFlag == "" {
+		return 0, 0, nil
+	}
+	d, perr := time.ParseDuration(maxAgeFlag)
+	if perr != nil || d < time.Second || d%time.Second != 0 {
+		return 0, 0, usagef("a whole number of seconds with a unit: 90s, 5m, 24h", "token verify: --max-age %q", maxAgeFlag)
+	}
+	src := driftFlag
+	if src == "" {
+		src = e.getenv("A1_DRIFT_SECS")
+	}
+	drift = a1.DefaultDriftSecs
+	if src != "" {
+		if drift, perr = strconv.ParseUint(src, 10, 32); perr != nil || drift > gateway.MaxDriftSecs {
+			return 0, 0, usagef(fmt.Sprintf("seconds in [0, %d], as A1_DRIFT_SECS", gateway.MaxDriftSecs), "token verify: drift %q", src)
+		}
+	}
+	return uint64(d / time.Second), drift, nil
 }
 
 // decodeToken accepts a bare token or an object with a "token" field.

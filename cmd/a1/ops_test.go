@@ -7,6 +7,7 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/a1-go/a1"
 )
@@ -30,6 +31,13 @@ func TestTokenVerify(t *testing.T) {
 	}
 	bad := filepath.Join(dir, "bad.json")
 	os.WriteFile(bad, []byte(tampered), 0o600)
+	now := uint64(time.Now().Unix())
+	fresh := filepath.Join(dir, "fresh.json")
+	ahead := filepath.Join(dir, "ahead.json")
+	for file, at := range map[string]uint64{fresh: now, ahead: now + 100} {
+		b, _ := json.Marshal(a1.NewVerifiedToken(a1.Receipt{ChainDepth: 2, VerifiedAtUnix: at}, key))
+		os.WriteFile(file, b, 0o600)
+	}
 	k, o := hex.EncodeToString(key[:]), hex.EncodeToString(old[:])
 	noenv := func(string) string { return "" }
 	env := func(n string) string {
@@ -51,6 +59,23 @@ func TestTokenVerify(t *testing.T) {
 		{"no key", noenv, []string{"--token", path}, 2, "no MAC key"},
 		{"short key", noenv, []string{"--token", path, "--mac-key", "abcd"}, 2, "not 64 hex"},
 		{"not a token", env, []string{"--token", filepath.Join(dir, "nope")}, 2, "no such file"},
+		// --max-age: the age of a genuine token only.
+		{"old token, max age", env, []string{"--token", path, "--max-age", "5m"}, 1, "TOKEN_EXPIRED"},
+		{"fresh token, max age", env, []string{"--token", fresh, "--max-age", "5m"}, 0, "valid:"},
+		{"ahead beyond the drift", env, []string{"--token", ahead, "--max-age", "5m"}, 1, "TOKEN_NOT_YET_VALID"},
+		{"ahead within --drift", env, []string{"--token", ahead, "--max-age", "5m", "--drift", "120"}, 0, "valid:"},
+		{"ahead within A1_DRIFT_SECS", func(n string) string {
+			if n == "A1_DRIFT_SECS" {
+				return "120"
+			}
+			return env(n)
+		}, []string{"--token", ahead, "--max-age", "5m"}, 0, "valid:"},
+		{"tampered old token, max age", env, []string{"--token", bad, "--max-age", "5m"}, 1, "MAC verification failed"},
+		{"old token, max age, json", env, []string{"--token", path, "--max-age", "5m", "--json"}, 1, `"error_code": "TOKEN_EXPIRED"`},
+		{"drift without max age", env, []string{"--token", fresh, "--drift", "5"}, 2, "--drift without --max-age"},
+		{"max age not whole seconds", env, []string{"--token", fresh, "--max-age", "1500ms"}, 2, "--max-age"},
+		{"max age zero", env, []string{"--token", fresh, "--max-age", "0s"}, 2, "--max-age"},
+		{"drift too large", env, []string{"--token", fresh, "--max-age", "5m", "--drift", "601"}, 2, "drift"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -64,7 +64,9 @@ type Options struct {
 	// one write transaction and one fsync (bbolt's Batch with this
 	// MaxBatchDelay). Each write then waits up to BatchDelay for company:
 	// worth it only under many concurrent writers. Zero: one transaction
-	// per authorization.
+	// per authorization. A batch commits on a goroutine of bbolt's own, so
+	// damage found while committing it, or a fault on the memory map
+	// there, is not turned into ErrCorrupt: it crashes the process.
 	BatchDelay time.Duration
 	// NoSync skips fsync (tests only: a crash can lose consumed nonces).
 	NoSync bool

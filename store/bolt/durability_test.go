@@ -238,9 +238,15 @@ func TestDamageFoundWhileRunning(t *testing.T) {
 		}
 		if damageSeen {
 			found++
-			// The store still answers (no lock left held by the panic).
+			// The store still answers (no lock left held by the panic):
+			// a read, and a write, which would block on a writer lock
+			// a panicking write transaction left held.
 			if err := s.Ping(ctx); err != nil && !errors.Is(err, store.ErrUnavailable) {
 				t.Errorf("page %d: Ping after damage: %v", p, err)
+			}
+			if _, err := s.Revoke(ctx, "", []store.Revocation{{Fingerprint: storetest.Rand32(), Reason: "after damage"}}); err != nil &&
+				!errors.Is(err, bolt.ErrCorrupt) {
+				t.Errorf("page %d: Revoke after damage: %v", p, err)
 			}
 		}
 		s.Close()
