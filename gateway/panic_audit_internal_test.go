@@ -56,11 +56,12 @@ func TestPanicDuringAuthorizeAuditedAsError(t *testing.T) {
 		t.Fatal(err)
 	}
 	var auditOut lockedBuffer
+	testOnlyWrapBackend = func(b Backend) Backend { return panickingBackend{b} }
 	s, err := NewServer(context.Background(), cfg, Deps{Stdout: &auditOut})
+	testOnlyWrapBackend = nil
 	if err != nil {
 		t.Fatal(err)
 	}
-	s.st = panickingBackend{s.st}
 
 	single, _ := json.Marshal(map[string]any{"chain": chain, "intent_name": "trade.equity", "executor_pk_hex": toolPK.Hex()})
 	batch, _ := json.Marshal(map[string]any{"chain": chain, "executor_pk_hex": toolPK.Hex(),

@@ -105,6 +105,9 @@ func NewServer(ctx context.Context, cfg *Config, deps Deps) (*Server, error) {
 	if err != nil {
 		return nil, err
 	}
+	if testOnlyWrapBackend != nil {
+		st = testOnlyWrapBackend(st)
+	}
 	s.st, s.ready, s.migrate = st, ready, migrate
 	s.closer = append(s.closer, st.Close)
 
@@ -160,6 +163,11 @@ func NewServer(ctx context.Context, cfg *Config, deps Deps) (*Server, error) {
 	}()
 	return s, nil
 }
+
+// testOnlyWrapBackend, set by package tests only, wraps the opened backend
+// before anything uses it (a backend that fails in ways a real server
+// cannot be made to).
+var testOnlyWrapBackend func(Backend) Backend
 
 // defaultFlush bounds the audit and span flushes at shutdown when
 // A1_SHUTDOWN_TIMEOUT is zero.
