@@ -26,7 +26,8 @@ const defaultRemoteTimeout = 10 * time.Second
 
 func init() {
 	register(&command{name: "authorize", run: cmdAuthorize, usage: `Usage: a1 authorize --chain FILE --intent ACTION [--param K=V]... --key AGENTKEY
-                    [--gateway URL] [--no-pop] [--token-out FILE] [--json]
+                    [--gateway URL] [--no-pop] [--token-out FILE] [--request-id ID]
+                    [--timeout DUR] [--json]
 
 Asks a gateway to authorize an intent (POST /v1/authorize). The request
 carries a proof of possession signed by AGENTKEY for the gateway id found in
@@ -51,6 +52,7 @@ Example:
 `})
 	register(&command{name: "revoke", run: cmdRevoke, usage: `Usage: a1 revoke [--gateway URL] --fingerprint FPHEX [--admin-token T] [--reason R]
        a1 revoke [--gateway URL] --chain FILE --index I --key KEY [--reason R]
+       (both: [--request-id ID] [--timeout DUR])
 
 Revokes a cert at a gateway (POST /v1/cert/revoke), either with the admin
 token (default $A1_ADMIN_TOKEN; prefer the environment to the command line),
@@ -69,7 +71,7 @@ principal or of a delegator of certs 0..I (DESIGN.md §3a).
 Example:
   a1 revoke --chain chain.json --index 1 --key human.key --reason "agent decommissioned"
 `})
-	register(&command{name: "migrate", run: cmdMigrate, usage: `Usage: a1 migrate [--pg-url URL] [--grant ROLE]
+	register(&command{name: "migrate", run: cmdMigrate, usage: `Usage: a1 migrate [--pg-url URL] [--grant ROLE] [--timeout DUR]
 
 Applies the embedded PostgreSQL migrations (idempotent; safe to run from
 several replicas at once). Run it as the schema's owner.

@@ -97,7 +97,7 @@ Gateway:
 Operations:
   a1 token verify                              check a VerifiedToken's MAC
   a1 audit verify FILE...                      check a hash-chained audit log
-  a1 migrate --pg-url URL [--grant ROLE]       apply the PostgreSQL migrations (and grant a gateway role)
+  a1 migrate [--pg-url URL] [--grant ROLE]     apply the PostgreSQL migrations (and grant a gateway role)
   a1 completion bash|zsh                       print a shell completion script
   a1 version                                   print the version
   a1 help [COMMAND]                            print help
