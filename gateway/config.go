@@ -159,8 +159,8 @@ type setting struct {
 var settings = []setting{
 	{env: "A1_LISTEN", flag: "listen", def: DefaultListen, help: "listen address host:port"},
 	{env: "A1_SIGNING_KEY_HEX", help: "gateway Ed25519 seed, 64 hex", secret: true},
-	{env: "A1_SIGNING_KEY", flag: "signing-key", help: "gateway signing key URI (file:, hex:, vault:, awskms:, gcpkms:, azurekv:)"},
-	{env: "A1_RECEIPT_KEY_HEX", help: "receipt-signing seed when the signing key is remote (KMS)", secret: true},
+	{env: "A1_SIGNING_KEY", flag: "signing-key", help: "gateway signing key URI (file:, hex:, vault:, vault+http:, awskms:, gcpkms:, azurekv:)"},
+	{env: "A1_RECEIPT_KEY_HEX", help: "receipt- and checkpoint-signing seed, used whenever set (meant for a remote signing key)", secret: true},
 	{env: "A1_MAC_KEY_HEX", help: "VerifiedToken MAC key, 64 hex", secret: true},
 	{env: "A1_MAC_KEYS_PREVIOUS_HEX", help: "comma list of previous MAC keys (verify only)", secret: true},
 	{env: "A1_ADMIN_TOKEN", help: "bearer token of the admin routes (unset: admin routes disabled)", secret: true},
@@ -172,7 +172,7 @@ var settings = []setting{
 	{env: "A1_MIGRATE", flag: "migrate", def: "false", help: "apply PostgreSQL migrations at start"},
 	{env: "A1_TENANT", flag: "tenant", help: "store tenant this gateway's state lives under"},
 	{env: "A1_RATE_LIMIT_RPS", flag: "rate-limit-rps", def: strconv.Itoa(DefaultRateRPS), help: "per-client-IP requests/s (0 disables)"},
-	{env: "A1_RATE_LIMIT_BURST", flag: "rate-limit-burst", help: "rate limit burst (default: = rps)"},
+	{env: "A1_RATE_LIMIT_BURST", flag: "rate-limit-burst", help: "rate limit burst (default: the rate rounded up, at least 1)"},
 	{env: "A1_TRUSTED_PROXY_MODE", flag: "trusted-proxy-mode", def: ProxyNone, help: "none | x-forwarded-for | x-real-ip"},
 	{env: "A1_TRUSTED_PROXIES", flag: "trusted-proxies", help: "comma list of proxy CIDRs whose headers are believed"},
 	{env: "A1_TRUSTED_ROOTS", flag: "trusted-roots", help: "comma list of trusted principal keys (hex) or @file"},
@@ -201,9 +201,9 @@ var settings = []setting{
 	{env: "A1_TOKEN_MAX_AGE", flag: "token-max-age", help: "largest age of a VerifiedToken POST /v1/token/verify accepts (unset: no maximum, as the reference)"},
 }
 
-// LoadConfig reads the configuration from getenv, overridden by flags in
-// args, and validates every value. Empty variables count as unset.
-func LoadConfig(args []string, getenv func(string) string, usage io.Writer) (*Config, error) {
+// newFlagSet is the gateway's flag set (one flag per setting that has a
+// flag form, keyed by its variable), writing its usage to usage.
+func newFlagSet(usage io.Writer) (*flag.FlagSet, map[string]*string) {
 	fs := flag.NewFlagSet("a1 gateway", flag.ContinueOnError)
 	fs.SetOutput(usage)
 	flags := map[string]*string{}
@@ -222,6 +222,20 @@ func LoadConfig(args []string, getenv func(string) string, usage io.Writer) (*Co
 		fmt.Fprintln(usage)
 		fs.PrintDefaults()
 	}
+	return fs, flags
+}
+
+// Usage writes `a1 gateway`'s usage (every setting, its flag and default)
+// to w, as `a1 gateway -h` and `a1 help gateway` print it.
+func Usage(w io.Writer) {
+	fs, _ := newFlagSet(w)
+	fs.Usage()
+}
+
+// LoadConfig reads the configuration from getenv, overridden by flags in
+// args, and validates every value. Empty variables count as unset.
+func LoadConfig(args []string, getenv func(string) string, usage io.Writer) (*Config, error) {
+	fs, flags := newFlagSet(usage)
 	if err := fs.Parse(args); err != nil {
 		return nil, err
 	}

@@ -1,6 +1,7 @@
 package gateway
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"flag"
@@ -16,10 +17,15 @@ import (
 // 2 on a configuration error. Configuration comes from the environment
 // (getenv), overridable by flags.
 func Main(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) int {
-	cfg, err := LoadConfig(args, getenv, stderr)
+	// The usage goes to stdout when asked for (-h), to stderr with a
+	// flag error.
+	var usage bytes.Buffer
+	cfg, err := LoadConfig(args, getenv, &usage)
 	if errors.Is(err, flag.ErrHelp) {
+		stdout.Write(usage.Bytes())
 		return 0
 	}
+	stderr.Write(usage.Bytes())
 	if err != nil {
 		printConfigError(stderr, err)
 		return 2

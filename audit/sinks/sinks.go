@@ -106,8 +106,8 @@ func FromEnv(getenv func(string) string) (Config, error) {
 	dur := func(name string, dst *time.Duration) {
 		if v := getenv(name); v != "" {
 			d, err := time.ParseDuration(v)
-			if err != nil {
-				errs = append(errs, fmt.Errorf("%s: want a duration such as 1s, got %q", name, v))
+			if err != nil || d < 0 {
+				errs = append(errs, fmt.Errorf("%s: want a non-negative duration such as 1s, got %q", name, v))
 				return
 			}
 			*dst = d

@@ -38,9 +38,14 @@ func TestFromEnv(t *testing.T) {
 	for _, bad := range []map[string]string{
 		{"A1_AUDIT_QUEUE_SIZE": "-1"}, {"A1_AUDIT_QUEUE_SIZE": "x"}, {"A1_AUDIT_FLUSH_INTERVAL": "5"},
 		{"A1_SPLUNK_INSECURE_SKIP_VERIFY": "yes please"},
+		{"A1_AUDIT_CHECKPOINT_INTERVAL": "-1s"}, {"A1_AUDIT_FLUSH_INTERVAL": "-1ms"}, {"A1_AUDIT_FSYNC_INTERVAL": "-5s"},
 	} {
-		if _, err := FromEnv(env(bad)); err == nil {
-			t.Errorf("%v accepted", bad)
+		// Every refusal names its variable (the gateway prints it as is).
+		_, err := FromEnv(env(bad))
+		for name := range bad {
+			if err == nil || !strings.Contains(err.Error(), name) {
+				t.Errorf("%v: %v, want an error naming %s", bad, err, name)
+			}
 		}
 	}
 }

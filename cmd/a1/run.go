@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/a1-go/a1"
+	"github.com/a1-go/a1/gateway"
 )
 
 // Exit codes.
@@ -181,6 +182,10 @@ func (e *env) main(args []string) int {
 func (e *env) help(args []string) int {
 	if len(args) == 0 {
 		fmt.Fprint(e.stdout, mainUsage)
+		return exitOK
+	}
+	if len(args) == 1 && args[0] == "gateway" { // run by main before the CLI
+		gateway.Usage(e.stdout)
 		return exitOK
 	}
 	if c, _ := findCommand(args); c != nil {

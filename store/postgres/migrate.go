@@ -69,11 +69,15 @@ const createMigrationsTable = `CREATE TABLE IF NOT EXISTS a1_schema_migrations (
 // a1_schema_migrations, all in one transaction that holds a
 // transaction-scoped advisory lock (so it is safe from several replicas at
 // once, and through PgBouncer in transaction mode). Each file is sent as
-// one simple-protocol message.
+// one simple-protocol message. On an up-to-date schema it changes nothing
+// and sends no DDL, so a role without CREATE rights (Grants) may call it.
 func Migrate(ctx context.Context, pool *pgxpool.Pool) error {
 	ms, err := Migrations()
 	if err != nil {
 		return err
+	}
+	if ok, err := MigrationsApplied(ctx, pool); err == nil && ok {
+		return nil
 	}
 	err = pgx.BeginFunc(ctx, pool, func(tx pgx.Tx) error {
 		if _, err := tx.Exec(ctx, "SELECT pg_advisory_xact_lock($1::bigint)", int64(migrationLockID)); err != nil {

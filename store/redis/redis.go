@@ -427,8 +427,16 @@ func (s *Store) Revoke(ctx context.Context, tenant string, revs []store.Revocati
 
 func parseRevocation(fp [32]byte, v []any) (store.Revocation, bool, error) {
 	r := store.Revocation{Fingerprint: fp}
-	if len(v) != 3 || v[2] == nil {
-		return r, false, nil
+	if len(v) != 3 {
+		return r, false, fmt.Errorf("redis: revocation record of %d fields", len(v))
+	}
+	if v[0] == nil && v[1] == nil && v[2] == nil {
+		return r, false, nil // no record
+	}
+	if v[2] == nil {
+		// The key exists (the authorize script denies on EXISTS) but was
+		// not written whole: damage, never "not revoked".
+		return r, false, errors.New("redis: revocation record without a time")
 	}
 	reason, _ := v[0].(string)
 	actor, _ := v[1].(string)
