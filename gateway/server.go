@@ -278,6 +278,30 @@ func (s *Server) loadKeys(ctx context.Context) error {
 	return nil
 }
 
+// auditDBReadiness makes the PostgreSQL database of the audit sink, when
+// it is not the store's, part of readiness: its events would otherwise be
+// dropped as permanent failures (no a1_audit table) while the replica
+// served. A1_MIGRATE migrates it as it does the store's database.
+func (s *Server) auditDBReadiness(pool *pgxpool.Pool) {
+	storeReady, storeMigrate := s.ready, s.migrate
+	s.ready = func(ctx context.Context) (bool, error) {
+		if ok, err := storeReady(ctx); err != nil || !ok {
+			return ok, err
+		}
+		return postgres.MigrationsApplied(ctx, pool)
+	}
+	if s.cfg.Migrate {
+		s.migrate = func(ctx context.Context) error {
+			if storeMigrate != nil {
+				if err := storeMigrate(ctx); err != nil {
+					return err
+				}
+			}
+			return postgres.Migrate(ctx, pool)
+		}
+	}
+}
+
 func (s *Server) openAudit(ctx context.Context, deps Deps) error {
 	acfg, err := sinks.FromEnv(deps.Getenv)
 	if err != nil {
@@ -300,6 +324,7 @@ func (s *Server) openAudit(ctx context.Context, deps Deps) error {
 			}
 			sd.DB = pool
 			s.closer = append(s.closer, func() error { pool.Close(); return nil })
+			s.auditDBReadiness(pool)
 		} else {
 			return cfgErr("A1_AUDIT_SINKS", "the postgres audit sink needs A1_PG_URL", "set A1_PG_URL or drop postgres from A1_AUDIT_SINKS")
 		}
