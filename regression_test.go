@@ -200,3 +200,43 @@ func TestBatchProofBindsEveryIntent(t *testing.T) {
 		t.Error("a batch of one hashes to its intent's hash: a single request's proof would verify for it")
 	}
 }
+
+// TestNonceAllKeepsPassportRoot: in NonceAll (the reference's consume-every
+// nonce mode) a [root, sub] passport chain consumed the passport root's
+// nonce, so only the first sub-cert chain of a passport ever authorized
+// (the reference's passport chains leave the root out and never consume
+// it). The root above other certs is kept reusable; every other cert's
+// nonce is still consumed.
+func TestNonceAllKeepsPassportRoot(t *testing.T) {
+	holder, holderPK := newKey(62)
+	_, agentPK := newKey(63)
+	p, err := a1.IssuePassport(holder, "acme", []string{"trade.equity", "portfolio.read"}, t0, 3600)
+	if err != nil {
+		t.Fatal(err)
+	}
+	v := a1.NewVerifier(a1.NewRootSet(holderPK), a1.WithClock(fixed(t0+100)), a1.WithNonceMode(a1.NonceAll))
+	intent := hashes(t, "trade.equity")[0]
+	for i := range 2 { // two sub-certs of one passport, [root, sub] each
+		sub, err := p.IssueSub(holder, agentPK, []string{"trade.equity"}, t0, 600)
+		if err != nil {
+			t.Fatal(err)
+		}
+		sc := a1.NewChain(holderPK, p.Cert.ScopeRoot, p.Cert, sub)
+		res, err := v.Verify(&a1.Request{Chain: sc, Executor: agentPK, Intent: intent, Action: "trade.equity"})
+		if err != nil {
+			t.Fatalf("sub chain %d: %v", i, err)
+		}
+		if len(res.Nonces) != 1 || res.Nonces[0].Key != a1.NonceKey(sub.DelegatorPK, sub.Nonce) {
+			t.Fatalf("sub chain %d: %d nonces consumed, want the sub-cert's alone", i, len(res.Nonces))
+		}
+	}
+	// A chain of ordinary certs still consumes every nonce in NonceAll.
+	f := newFixture(t, nil)
+	res, err := f.verifier(a1.WithNonceMode(a1.NonceAll)).Verify(f.req(t, "trade.equity"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(res.Nonces) != len(f.chain.Certs) {
+		t.Fatalf("ordinary chain in NonceAll: %d nonces, want %d", len(res.Nonces), len(f.chain.Certs))
+	}
+}

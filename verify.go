@@ -252,13 +252,26 @@ func (v *Verifier) certNonces(sc *SignedChain) []store.Nonce {
 	// A cert is accepted until the end of second expiration_unix +
 	// drift: its nonce is kept one second past that, plus one drift
 	// for a store clock ahead of this one (as for proofs).
-	for _, c := range sc.Certs[from:] {
+	for i, c := range sc.Certs[from:] {
+		// A passport root above other certs is never consumed, in
+		// NonceAll too: the reference's passport chains leave the root
+		// out ([sub, …]), so it never consumed it, and a passport stays
+		// reusable until it expires or is revoked (ADR 0014).
+		if from+i < len(sc.Certs)-1 && isPassportRoot(c) {
+			continue
+		}
 		out = append(out, store.Nonce{
 			Key:       NonceKey(c.DelegatorPK, c.Nonce),
 			ExpiresAt: expiryTime(retention(c.ExpirationUnix, v.drift)),
 		})
 	}
 	return out
+}
+
+// isPassportRoot reports a passport's root cert: self-issued, with a
+// passport namespace (IssuePassport).
+func isPassportRoot(c *Cert) bool {
+	return c.DelegatorPK == c.DelegatePK && c.Extensions.PassportNamespace() != ""
 }
 
 // verify runs the checks at nowT; covered means a proof of possession

@@ -13,6 +13,7 @@ import (
 	"strconv"
 	"strings"
 	"time"
+	"unicode"
 
 	"github.com/a1-go/a1"
 	"github.com/a1-go/a1/api"
@@ -113,9 +114,12 @@ type certIssueRequest struct {
 	Extensions    map[string]json.RawMessage `json:"extensions"`
 }
 
+// ttlOf is the requested TTL, or the default: DefaultIssueTTL, lowered
+// to A1_MAX_TTL_SECS when that is smaller (the bound holds for every cert
+// the gateway issues, asked for or not).
 func (s *Server) ttlOf(ttl *uint64) (uint64, *apiError) {
 	if ttl == nil {
-		return DefaultIssueTTL, nil
+		return min(DefaultIssueTTL, s.cfg.MaxTTL), nil
 	}
 	if *ttl == 0 || *ttl > s.cfg.MaxTTL {
 		return 0, badRequest("ttl_seconds must be in [1, %d]", s.cfg.MaxTTL)
@@ -215,9 +219,23 @@ func (s *Server) issueCert(req *certIssueRequest) (*a1.Cert, *apiError) {
 		}
 		depth = *req.MaxDepth
 	}
+	tree, err := a1.NewIntentTree(hashes)
+	if err != nil {
+		return nil, toAPIError(err)
+	}
 	cert, err := a1.NewCert(delegate, hashes, uint64(time.Now().Unix()), ttl)
 	if err != nil {
 		return nil, toAPIError(err)
+	}
+	if leaves := tree.Leaves(); len(leaves) > 1 {
+		// A cert over several intents lists them (a sub-scope proof of
+		// all of them against its own scope, as `a1 chain build` writes
+		// it), so the gateway can derive the inclusion proof of any one:
+		// with a bare Merkle root, an authorize request without a
+		// merkle_proof could never match (PROTOCOL.md §17 item 14).
+		if cert.ScopeProof, err = a1.BuildSubScopeProof(tree, leaves); err != nil {
+			return nil, toAPIError(err)
+		}
 	}
 	cert.MaxDepth = uint8(depth)
 	if len(req.Extensions) > a1.MaxExtensionFields {
@@ -284,6 +302,10 @@ func (s *Server) handlePassportIssue(w http.ResponseWriter, r *http.Request) {
 	if !s.decodeAdmin(w, r, action, &req) {
 		return
 	}
+	if e := checkNamespace(req.Namespace); e != nil {
+		s.adminDone(w, r, action, req.Namespace, e)
+		return
+	}
 	ttl, e := s.ttlOf(req.TTLSeconds)
 	if e != nil {
 		s.adminDone(w, r, action, req.Namespace, e)
@@ -307,6 +329,31 @@ func (s *Server) handlePassportIssue(w http.ResponseWriter, r *http.Request) {
 	writeJSON(w, http.StatusCreated, passportResponse{Passport: file, FingerprintHex: fp, HolderPKHex: s.pub.Hex()})
 }
 
+// checkNamespace bounds a passport namespace: 1..a1.MaxNamespaceLen bytes
+// of text without control or format characters (a newline, an escape
+// sequence or a bidi override would reach receipts, logs and terminals),
+// path separators or surrounding space, and not "." or "..": tools name
+// files after it (`a1 passport sub` writes <namespace>-chain.json, the
+// reference gateway keeps passports as <namespace>.json).
+func checkNamespace(ns string) *apiError {
+	const hint = "a namespace is a name such as acme-trading-bot: no control characters, '/', '\\' or surrounding space"
+	switch {
+	case ns == "":
+		return badRequest("missing field `namespace`")
+	case len(ns) > a1.MaxNamespaceLen:
+		return badRequest("namespace longer than %d bytes", a1.MaxNamespaceLen)
+	case ns == "." || ns == "..", strings.TrimSpace(ns) != ns, strings.ContainsAny(ns, `/\`):
+		return &apiError{Status: http.StatusBadRequest, Code: CodeMalformed, Msg: "namespace " + quoteShort(ns) + " is not a valid name", Hint: hint}
+	}
+	for _, c := range ns {
+		if unicode.IsControl(c) || unicode.Is(unicode.Cf, c) {
+			return &apiError{Status: http.StatusBadRequest, Code: CodeMalformed,
+				Msg: fmt.Sprintf("namespace holds the character %U", c), Hint: hint}
+		}
+	}
+	return nil
+}
+
 type passportSubRequest struct {
 	Passport      json.RawMessage `json:"passport"`
 	DelegatePKHex string          `json:"delegate_pk_hex"`
@@ -321,7 +368,7 @@ func (s *Server) handlePassportSub(w http.ResponseWriter, r *http.Request) {
 	if !s.decodeAdmin(w, r, action, &req) {
 		return
 	}
-	cert, chain, e := s.issueSub(&req)
+	cert, chain, e := s.issueSub(r, &req)
 	if e != nil {
 		s.adminDone(w, r, action, req.DelegatePKHex, e)
 		return
@@ -331,7 +378,7 @@ func (s *Server) handlePassportSub(w http.ResponseWriter, r *http.Request) {
 		ScopeRootHex: hex.EncodeToString(cert.ScopeRoot[:]), Chain: chain})
 }
 
-func (s *Server) issueSub(req *passportSubRequest) (*a1.Cert, *a1.SignedChain, *apiError) {
+func (s *Server) issueSub(r *http.Request, req *passportSubRequest) (*a1.Cert, *a1.SignedChain, *apiError) {
 	if len(req.Passport) == 0 || string(req.Passport) == "null" {
 		return nil, nil, badRequest("missing field `passport`")
 	}
@@ -357,7 +404,17 @@ func (s *Server) issueSub(req *passportSubRequest) (*a1.Cert, *a1.SignedChain, *
 	if len(req.Capabilities) == 0 || len(req.Capabilities) > a1.MaxCapabilities {
 		return nil, nil, badRequest("capabilities must hold 1..%d names", a1.MaxCapabilities)
 	}
-	c, err := p.IssueSub(s.signer, delegate, req.Capabilities, uint64(time.Now().Unix()), ttl)
+	for i, c := range req.Capabilities {
+		if _, e := intentOf(c, nil); e != nil {
+			e.Msg = "capabilities[" + itoa(i) + "]: " + e.Msg
+			return nil, nil, e
+		}
+	}
+	now := uint64(max(time.Now().Unix(), 0))
+	if e := s.checkPassportLive(r, p, now); e != nil {
+		return nil, nil, e
+	}
+	c, err := p.IssueSub(s.signer, delegate, req.Capabilities, now, ttl)
 	if err != nil {
 		return nil, nil, toAPIError(err)
 	}
@@ -365,6 +422,33 @@ func (s *Server) issueSub(req *passportSubRequest) (*a1.Cert, *a1.SignedChain, *
 	// 0, so revoking the passport stops the sub-cert at every gateway
 	// (a [sub] chain would keep working; ADR 0014).
 	return c, a1.NewChain(p.Holder(), p.Cert.ScopeRoot, p.Cert, c), nil
+}
+
+// checkPassportLive refuses to narrow a passport that could not authorize
+// itself: expired, not yet valid (beyond the drift) or revoked. A sub-cert
+// of a revoked passport would be no mere dead letter: without the root as
+// hop 0 (a [sub] chain anchored at the gateway key) it would authorize
+// here, the root's revocation notwithstanding (ADR 0014).
+func (s *Server) checkPassportLive(r *http.Request, p *a1.Passport, now uint64) *apiError {
+	const hint = "issue a new passport (POST /v1/passport/issue)"
+	switch c := p.Cert; {
+	case c.ExpirationUnix <= now:
+		return &apiError{Status: http.StatusForbidden, Code: a1.ErrExpired.Code(),
+			Msg: fmt.Sprintf("the passport expired (expiration_unix %d, now %d)", c.ExpirationUnix, now), Hint: hint}
+	case c.IssuedAt > now+s.cfg.DriftSecs:
+		return &apiError{Status: http.StatusForbidden, Code: a1.ErrNotYetValid.Code(),
+			Msg: fmt.Sprintf("the passport is not valid yet (issued_at %d, now %d)", c.IssuedAt, now), Hint: "wait until its issued_at"}
+	}
+	ctx, cancel := context.WithTimeout(r.Context(), s.cfg.StorageTimeout)
+	_, revoked, err := s.st.RevocationStatus(ctx, s.cfg.Tenant, p.Cert.Fingerprint())
+	cancel()
+	if err != nil {
+		return toAPIError(err)
+	}
+	if revoked {
+		return &apiError{Status: http.StatusForbidden, Code: a1.ErrRevoked.Code(), Msg: "the passport's root cert is revoked", Hint: hint}
+	}
+	return nil
 }
 
 // revokeRequest is either the admin form {fingerprint_hex, reason} (with
