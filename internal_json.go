@@ -405,16 +405,52 @@ func (r *jsonReader) skip() error {
 			r.b[r.i] == 'e' || r.b[r.i] == 'E' || (r.b[r.i] >= '0' && r.b[r.i] <= '9')) {
 			r.i++
 		}
-		if _, err := strconv.ParseFloat(string(r.b[start:r.i]), 64); err != nil {
-			var ne *strconv.NumError
-			if errors.As(err, &ne) && ne.Err == strconv.ErrRange {
-				return nil
-			}
+		// The JSON grammar, not strconv.ParseFloat, which also takes
+		// 01, 1. and -.5; the magnitude of an ignored number is free.
+		if !jsonNumber(r.b[start:r.i]) {
 			return r.fail("invalid number")
 		}
 		return nil
 	}
 	return r.fail("unexpected character")
+}
+
+// jsonNumber reports whether b is a JSON number (RFC 8259 §6):
+// -?(0|[1-9][0-9]*)(\.[0-9]+)?([eE][+-]?[0-9]+)?
+func jsonNumber(b []byte) bool {
+	i := 0
+	digits := func() bool {
+		start := i
+		for i < len(b) && b[i] >= '0' && b[i] <= '9' {
+			i++
+		}
+		return i > start
+	}
+	if i < len(b) && b[i] == '-' {
+		i++
+	}
+	switch {
+	case i < len(b) && b[i] == '0':
+		i++
+	case !digits():
+		return false
+	}
+	if i < len(b) && b[i] == '.' {
+		i++
+		if !digits() {
+			return false
+		}
+	}
+	if i < len(b) && (b[i] == 'e' || b[i] == 'E') {
+		i++
+		if i < len(b) && (b[i] == '+' || b[i] == '-') {
+			i++
+		}
+		if !digits() {
+			return false
+		}
+	}
+	return i == len(b)
 }
 
 // fixedBytes reads a byte field of exactly len(dst) bytes, given either as

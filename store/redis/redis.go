@@ -274,7 +274,7 @@ func (s *Store) Authorize(ctx context.Context, req store.AuthorizeRequest) error
 		return nil
 	case r > 0 && r <= nf:
 		return &store.RevokedError{Index: r - 1, Fingerprint: req.Fingerprints[r-1]}
-	case r < 0 && -r <= nn:
+	case r < 0 && r >= -nn: // not -r: it overflows for the smallest int
 		return &store.ReplayError{Index: -r - 1}
 	}
 	return store.Unavailable("authorize", fmt.Errorf("script returned %d", r))
