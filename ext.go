@@ -17,6 +17,12 @@ const (
 	ExtTTLWarnSec        = "dyolo.ttl_warn_sec"
 	ExtGeoAllow          = "dyolo.geo_allow"
 	ExtCostCenter        = "dyolo.cost_center"
+
+	// ExtPassportRoot is ours (ADR 0014): the hex fingerprint of the
+	// passport root a sub-cert was issued under (Passport.IssueBoundSub).
+	// A verifier adds it to the chain's revocation check, so revoking the
+	// root stops the sub-cert even in a chain that leaves the root out.
+	ExtPassportRoot = "a1.passport.root"
 )
 
 // ExtKind is the type tag of an extension value.

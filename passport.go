@@ -4,9 +4,10 @@ import (
 	"bytes"
 	"context"
 	"crypto"
+	"encoding/hex"
 	"encoding/json"
-	"errors"
 	"fmt"
+	"slices"
 )
 
 // PassportMagic is the passport file's _magic value.
@@ -93,6 +94,20 @@ func (p *Passport) Holder() PublicKey { return p.Cert.DelegatorPK }
 // (PROTOCOL.md §9.4), signed by s (the holder). Unlike the reference, the
 // sub-cert's expiry is capped at the passport's expiry.
 func (p *Passport) IssueSub(s crypto.Signer, delegate PublicKey, caps []string, issuedAt, ttl uint64) (*Cert, error) {
+	return p.issueSub(s, delegate, caps, issuedAt, ttl, false)
+}
+
+// IssueBoundSub is IssueSub with the passport root's fingerprint signed into
+// the sub-cert (extension ExtPassportRoot): every verifier of this package
+// then checks the root's revocation with the chain's, so revoking the
+// passport stops the sub-cert in [root, sub] and [sub] chains alike (ADR
+// 0014). The reference ignores the extension; its sub-certs (IssueSub) do
+// not carry it.
+func (p *Passport) IssueBoundSub(s crypto.Signer, delegate PublicKey, caps []string, issuedAt, ttl uint64) (*Cert, error) {
+	return p.issueSub(s, delegate, caps, issuedAt, ttl, true)
+}
+
+func (p *Passport) issueSub(s crypto.Signer, delegate PublicKey, caps []string, issuedAt, ttl uint64, bound bool) (*Cert, error) {
 	requested := MaskOf(caps...)
 	if err := EnforceNarrowing(requested, p.Mask); err != nil {
 		return nil, err
@@ -119,6 +134,12 @@ func (p *Passport) IssueSub(s crypto.Signer, delegate PublicKey, caps []string, 
 		{ExtPassportMask, StrValue(requested.Hex())},
 	} {
 		if err := c.Extensions.Set(kv.k, kv.v); err != nil {
+			return nil, err
+		}
+	}
+	if bound {
+		fp := p.Cert.Fingerprint()
+		if err := c.Extensions.Set(ExtPassportRoot, StrValue(hex.EncodeToString(fp[:]))); err != nil {
 			return nil, err
 		}
 	}
@@ -313,13 +334,12 @@ func (p *Passport) Guard(ctx context.Context, v *Verifier, req *Request, tenant 
 		if p.Cert.ExpirationUnix < satSub(now, v.drift) {
 			return nil, newErr(ErrExpired, fmt.Sprintf("passport root cert has expired (expiry=%d, now=%d)", p.Cert.ExpirationUnix, now))
 		}
-		res.Fingerprints = append(res.Fingerprints[:n:n], rootFP)
-	}
-	if err := Consume(ctx, st, tenant, res); err != nil {
-		var e *Error
-		if errors.As(err, &e) && e.Kind == ErrRevoked && e.HasHop && e.Hop == n {
-			return nil, &Error{Kind: ErrRevoked, Detail: "the passport's root cert is revoked", Err: e.Err}
+		if !slices.Contains(res.Fingerprints, rootFP) { // a bound sub-cert put it there
+			res.Fingerprints = append(res.Fingerprints[:n:n], rootFP)
 		}
+	}
+	// A revoked root past the hops is reported without a hop by Consume.
+	if err := Consume(ctx, st, tenant, res); err != nil {
 		return nil, err
 	}
 	return p.receipt(res), nil

@@ -3,8 +3,10 @@ package a1
 import (
 	"context"
 	"crypto/subtle"
+	"encoding/hex"
 	"errors"
 	"fmt"
+	"slices"
 	"sync"
 	"time"
 
@@ -268,6 +270,22 @@ func (v *Verifier) certNonces(sc *SignedChain) []store.Nonce {
 	return out
 }
 
+// boundRoot reads the passport root fingerprint signed into c
+// (ExtPassportRoot), if any.
+func boundRoot(c *Cert) (fp [32]byte, ok bool, err error) {
+	v, ok := c.Extensions.Get(ExtPassportRoot)
+	if !ok {
+		return fp, false, nil
+	}
+	if v.Kind != ExtStr || len(v.Str) != 64 {
+		return fp, false, fmt.Errorf("extension %s must be a 64-digit hex fingerprint", ExtPassportRoot)
+	}
+	if _, err := hex.Decode(fp[:], []byte(v.Str)); err != nil {
+		return fp, false, fmt.Errorf("extension %s must be a 64-digit hex fingerprint", ExtPassportRoot)
+	}
+	return fp, true, nil
+}
+
 // isPassportRoot reports a passport's root cert: self-issued, with a
 // passport namespace (IssuePassport).
 func isPassportRoot(c *Cert) bool {
@@ -299,6 +317,7 @@ func (v *Verifier) verify(req *Request, nowT time.Time, covered bool) (*Result, 
 	}
 
 	res := &Result{Principal: sc.PrincipalPK, Depth: n, Fingerprints: make([][32]byte, n)}
+	var bound [][32]byte // passport roots signed into the certs (ExtPassportRoot)
 	var sigBuf [4]sigEntry
 	sigs := sigBuf[:0]
 	w := newPathWalk(sc)
@@ -320,6 +339,15 @@ func (v *Verifier) verify(req *Request, nowT time.Time, covered bool) (*Result, 
 		res.Fingerprints[i] = c.Fingerprint()
 		sigs = append(sigs, sigEntry{pk: c.DelegatorPK, digest: c.Digest(), sig: c.Signature})
 		w.advance(c)
+		if c.Extensions.Len() > 0 {
+			root, ok, err := boundRoot(c)
+			if err != nil {
+				return nil, hopErr(ErrMalformed, i, fmt.Sprintf("hop %d: %v", i, err))
+			}
+			if ok {
+				bound = append(bound, root)
+			}
+		}
 	}
 	scope, mask, hasMask, expected := w.scope, w.mask, w.hasMask, w.expected
 	if expected != req.Executor {
@@ -339,6 +367,14 @@ func (v *Verifier) verify(req *Request, nowT time.Time, covered bool) (*Result, 
 	}
 
 	res.ChainFingerprint = ChainFingerprint(sc.PrincipalPK, sc.PrincipalScope, req.Namespace, res.Fingerprints)
+	// A bound passport root that is not one of the hops is checked for
+	// revocation in the same storage step, after the hops (whose indexes
+	// stay the hop numbers).
+	for _, fp := range bound {
+		if !slices.Contains(res.Fingerprints, fp) {
+			res.Fingerprints = append(res.Fingerprints, fp)
+		}
+	}
 	if req.PoP != nil {
 		if err := v.checkPoP(req, res.ChainFingerprint, now); err != nil {
 			return nil, err
@@ -506,6 +542,10 @@ func Consume(ctx context.Context, st Consumer, tenant string, res *Result) error
 	}
 	var rev *store.RevokedError
 	switch {
+	case errors.As(err, &rev) && rev.Index >= res.Depth:
+		// Past the hops: a passport root the chain is bound to but does
+		// not carry (ExtPassportRoot, Passport.Guard), not one of its hops.
+		return &Error{Kind: ErrRevoked, Detail: "the passport's root cert is revoked", Err: err}
 	case errors.As(err, &rev):
 		return &Error{Kind: ErrRevoked, Hop: rev.Index, HasHop: true, Detail: ErrRevoked.msg, Err: err}
 	case errors.Is(err, store.ErrRevoked):

@@ -414,7 +414,7 @@ func (s *Server) issueSub(r *http.Request, req *passportSubRequest) (*a1.Cert, *
 	if e := s.checkPassportLive(r, p, now); e != nil {
 		return nil, nil, e
 	}
-	c, err := p.IssueSub(s.signer, delegate, req.Capabilities, now, ttl)
+	c, err := p.IssueBoundSub(s.signer, delegate, req.Capabilities, now, ttl)
 	if err != nil {
 		return nil, nil, toAPIError(err)
 	}
@@ -425,10 +425,9 @@ func (s *Server) issueSub(r *http.Request, req *passportSubRequest) (*a1.Cert, *
 }
 
 // checkPassportLive refuses to narrow a passport that could not authorize
-// itself: expired, not yet valid (beyond the drift) or revoked. A sub-cert
-// of a revoked passport would be no mere dead letter: without the root as
-// hop 0 (a [sub] chain anchored at the gateway key) it would authorize
-// here, the root's revocation notwithstanding (ADR 0014).
+// itself: expired, not yet valid (beyond the drift) or revoked. Its
+// sub-certs are bound to the root (IssueBoundSub) and would be refused
+// anyway; the caller learns why now, and nothing is signed for them.
 func (s *Server) checkPassportLive(r *http.Request, p *a1.Passport, now uint64) *apiError {
 	const hint = "issue a new passport (POST /v1/passport/issue)"
 	switch c := p.Cert; {

@@ -292,6 +292,13 @@ func TestIssuanceAndRoots(t *testing.T) {
 	if r := g.post("/v1/passport/authorize", map[string]any{"chain": json.RawMessage(subChain), "intent_name": "files.read", "executor_pk_hex": tool.pk.Hex()}); r.status != 401 || r.code() != "CERT_REVOKED" || r.body["hop"] != float64(0) {
 		t.Fatalf("sub-cert after the passport was revoked: %d %s", r.status, r.raw)
 	}
+	// Its holder may drop hop 0: the sub-cert carries its root's
+	// fingerprint, signed, so [sub] is stopped too, without a hop (before,
+	// it passed the revocation check and was refused only as a replay).
+	stripped, _ := json.Marshal(a1.NewChain(sc.PrincipalPK, sc.PrincipalScope, sc.Certs[1]))
+	if r := g.post("/v1/passport/authorize", map[string]any{"chain": json.RawMessage(stripped), "intent_name": "files.read", "executor_pk_hex": tool.pk.Hex()}); r.status != 401 || r.code() != "CERT_REVOKED" || r.body["hop"] != nil {
+		t.Fatalf("[sub] without its root after the passport was revoked: %d %s", r.status, r.raw)
+	}
 
 	// Runtime roots.
 	human := newKey(t)

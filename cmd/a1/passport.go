@@ -245,7 +245,7 @@ func cmdPassportSub(e *env, args []string) error {
 			"renew it with `a1 passport renew`")
 	}
 	caps := allow.csv()
-	sub, err := p.IssueSub(sk, dpk, caps, t, ttl)
+	sub, err := p.IssueBoundSub(sk, dpk, caps, t, ttl)
 	if err != nil {
 		hint := "--allow must name capabilities of the passport: " + fmt.Sprint(p.Capabilities)
 		if errors.Is(err, a1.ErrNarrowingViolation) || errors.Is(err, a1.ErrIntentNotFound) {
