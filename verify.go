@@ -126,8 +126,10 @@ type Result struct {
 	Principal        PublicKey
 	Depth            int
 	ChainFingerprint [32]byte
-	// Fingerprints are the cert fingerprints, chain order: each must be
-	// checked for revocation.
+	// Fingerprints must each be checked for revocation: the cert
+	// fingerprints in chain order (index i is hop i, i < Depth), then the
+	// passport roots the certs are bound to (ExtPassportRoot) that are not
+	// hops. It may be longer than Depth: index it by hop only below Depth.
 	Fingerprints [][32]byte
 	// Nonces are the nonces this authorization must consume atomically.
 	Nonces []store.Nonce
@@ -533,7 +535,8 @@ func (v *Verifier) Authorize(ctx context.Context, req *Request, tenant string, s
 }
 
 // Consume runs the storage step for a verified result and maps the store's
-// answer to protocol errors: revoked → ErrRevoked (with the hop), replay →
+// answer to protocol errors: revoked → ErrRevoked (with the hop; without
+// one for a bound passport root past the hops), replay →
 // ErrNonceReplay, anything else → ErrStorage (fail closed).
 func Consume(ctx context.Context, st Consumer, tenant string, res *Result) error {
 	err := st.Authorize(ctx, store.AuthorizeRequest{Tenant: tenant, Fingerprints: res.Fingerprints, Nonces: res.Nonces})
@@ -552,6 +555,11 @@ func Consume(ctx context.Context, st Consumer, tenant string, res *Result) error
 		return &Error{Kind: ErrRevoked, Detail: ErrRevoked.msg, Err: err}
 	case errors.Is(err, store.ErrReplay):
 		return &Error{Kind: ErrNonceReplay, Detail: ErrNonceReplay.msg, Err: err}
+	case errors.Is(err, store.ErrInvalid):
+		// The request exceeds what one storage step takes (a chain
+		// built in code past the decoder's bounds, too many bound
+		// roots, a bad tenant): the caller's mistake, not an outage.
+		return &Error{Kind: ErrMalformed, Detail: "authorization request refused by the store: " + err.Error(), Err: err}
 	default:
 		return &Error{Kind: ErrStorage, Detail: "storage unavailable: authorization denied", Err: err}
 	}

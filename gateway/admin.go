@@ -28,9 +28,12 @@ const (
 	// DefaultIssueTTL and DefaultIssueMaxDepth are the reference defaults.
 	DefaultIssueTTL      = 3600
 	DefaultIssueMaxDepth = a1.DefaultMaxDepth
-	// reservedExtPrefix is refused on issuance: passport fields must come
-	// from a real passport, never from a caller (GATEWAY.md §12.15).
-	reservedExtPrefix = "dyolo.passport."
+	// reservedExtPrefix and reservedA1ExtPrefix are refused on issuance:
+	// passport fields (the reference's, and ours: a1.passport.root, ADR
+	// 0014) must come from a real passport, never from a caller
+	// (GATEWAY.md §12.15).
+	reservedExtPrefix   = "dyolo.passport."
+	reservedA1ExtPrefix = "a1.passport."
 )
 
 // actor names who acted; "" derives it from the admin token presented
@@ -242,9 +245,9 @@ func (s *Server) issueCert(req *certIssueRequest) (*a1.Cert, *apiError) {
 		return nil, badRequest("more than %d extensions", a1.MaxExtensionFields)
 	}
 	for _, k := range sortedRawKeys(req.Extensions) {
-		if strings.HasPrefix(k, reservedExtPrefix) {
+		if strings.HasPrefix(k, reservedExtPrefix) || strings.HasPrefix(k, reservedA1ExtPrefix) {
 			return nil, &apiError{Status: http.StatusBadRequest, Code: CodeReservedExtension,
-				Msg: "extension " + quoteShort(k) + " is reserved", Hint: "passport fields come from POST /v1/passport/issue"}
+				Msg: "extension " + quoteShort(k) + " is reserved", Hint: "passport fields come from POST /v1/passport/issue and /v1/passport/sub"}
 		}
 		v, err := extValue(req.Extensions[k])
 		if err != nil {
@@ -330,8 +333,9 @@ func (s *Server) handlePassportIssue(w http.ResponseWriter, r *http.Request) {
 }
 
 // checkNamespace bounds a passport namespace: 1..a1.MaxNamespaceLen bytes
-// of text without control or format characters (a newline, an escape
-// sequence or a bidi override would reach receipts, logs and terminals),
+// of text without control or format characters or line and paragraph
+// separators (a newline, U+2028, an escape sequence or a bidi override
+// would reach receipts, logs and terminals),
 // path separators or surrounding space, and not "." or "..": tools name
 // files after it (`a1 passport sub` writes <namespace>-chain.json, the
 // reference gateway keeps passports as <namespace>.json).
@@ -346,7 +350,7 @@ func checkNamespace(ns string) *apiError {
 		return &apiError{Status: http.StatusBadRequest, Code: CodeMalformed, Msg: "namespace " + quoteShort(ns) + " is not a valid name", Hint: hint}
 	}
 	for _, c := range ns {
-		if unicode.IsControl(c) || unicode.Is(unicode.Cf, c) {
+		if unicode.IsControl(c) || unicode.In(c, unicode.Cf, unicode.Zl, unicode.Zp) {
 			return &apiError{Status: http.StatusBadRequest, Code: CodeMalformed,
 				Msg: fmt.Sprintf("namespace holds the character %U", c), Hint: hint}
 		}
@@ -419,8 +423,9 @@ func (s *Server) issueSub(r *http.Request, req *passportSubRequest) (*a1.Cert, *
 		return nil, nil, toAPIError(err)
 	}
 	// [root, sub], as `a1 passport sub` writes: the passport's root is hop
-	// 0, so revoking the passport stops the sub-cert at every gateway
-	// (a [sub] chain would keep working; ADR 0014).
+	// 0, and the sub-cert carries its fingerprint (IssueBoundSub), so
+	// revoking the passport stops the sub-cert at every gateway, in this
+	// chain and in a [sub] chain alike (ADR 0014).
 	return c, a1.NewChain(p.Holder(), p.Cert.ScopeRoot, p.Cert, c), nil
 }
 

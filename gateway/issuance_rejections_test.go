@@ -293,6 +293,11 @@ func TestIssuanceRejections(t *testing.T) {
 		{"issue: reserved extension dyolo.passport.caps", issue, cert(func(m map[string]any) {
 			m["extensions"] = map[string]any{"ok": "x", "dyolo.passport.caps": []string{"a"}}
 		}), nil, 400, "RESERVED_EXTENSION", true},
+		// Ours (ADR 0014): a caller-chosen, possibly malformed, passport
+		// binding would be signed into a cert no chain could then use.
+		{"issue: reserved extension a1.passport.root", issue, cert(func(m map[string]any) {
+			m["extensions"] = map[string]any{"a1.passport.root": "not-a-fingerprint"}
+		}), nil, 400, "RESERVED_EXTENSION", true},
 
 		// Passport issue.
 		{"passport: no token", pIssue, passport(func(map[string]any) {}), map[string]string{"Authorization": "Bearer wrong-token-0123456789"}, 401, "UNAUTHORIZED", true},
@@ -301,6 +306,7 @@ func TestIssuanceRejections(t *testing.T) {
 		{"passport: namespace with a newline", pIssue, passport(func(m map[string]any) { m["namespace"] = "bot\nx" }), nil, 400, "MALFORMED_REQUEST", true},
 		{"passport: namespace with NUL", pIssue, passport(func(m map[string]any) { m["namespace"] = "bot\x00" }), nil, 400, "MALFORMED_REQUEST", true},
 		{"passport: namespace with ESC", pIssue, passport(func(m map[string]any) { m["namespace"] = "\x1b[31mbot" }), nil, 400, "MALFORMED_REQUEST", true},
+		{"passport: namespace with a line separator", pIssue, passport(func(m map[string]any) { m["namespace"] = "bot\u2028x" }), nil, 400, "MALFORMED_REQUEST", true},
 		{"passport: namespace with a bidi override", pIssue, passport(func(m map[string]any) { m["namespace"] = "bot\u202etxt" }), nil, 400, "MALFORMED_REQUEST", true},
 		{"passport: namespace a path", pIssue, passport(func(m map[string]any) { m["namespace"] = "../../etc/cron.d/x" }), nil, 400, "MALFORMED_REQUEST", true},
 		{"passport: namespace with a backslash", pIssue, passport(func(m map[string]any) { m["namespace"] = `a\b` }), nil, 400, "MALFORMED_REQUEST", true},

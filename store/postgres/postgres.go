@@ -223,13 +223,14 @@ func (s *Store) Authorize(ctx context.Context, req store.AuthorizeRequest) error
 	if err := s.pool.QueryRow(c, authorizeSQL, req.Tenant, fps, keys, exps).Scan(&r); err != nil {
 		return store.Unavailable("authorize", err)
 	}
-	// In int: -r overflows int32 for math.MinInt32 (it stays negative).
+	// Compared without negating: -r overflows for math.MinInt32 (in
+	// int32, and in int on 32-bit platforms), where it stays negative.
 	switch n := int(r); {
 	case n == 0:
 		return nil
 	case n > 0 && n <= len(req.Fingerprints):
 		return &store.RevokedError{Index: n - 1, Fingerprint: req.Fingerprints[n-1]}
-	case n < 0 && -n <= len(req.Nonces):
+	case n < 0 && n >= -len(req.Nonces):
 		return &store.ReplayError{Index: -n - 1}
 	}
 	return store.Unavailable("authorize", fmt.Errorf("a1_authorize returned %d", r))
