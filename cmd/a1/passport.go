@@ -4,7 +4,9 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"strings"
 	"time"
+	"unicode"
 
 	"github.com/a1-go/a1"
 	"github.com/a1-go/a1/signer"
@@ -255,6 +257,11 @@ func cmdPassportSub(e *env, args []string) error {
 	}
 	sc := a1.NewChain(p.Holder(), p.Cert.ScopeRoot, p.Cert, sub)
 	if out == "" {
+		// The default file is named after the namespace: only a plain
+		// name may become a file in the current directory.
+		if !plainFileName(p.Namespace) {
+			return usagef("pass --out FILE", "passport sub: the namespace %q cannot name the default output file", p.Namespace)
+		}
 		out = p.Namespace + "-chain.json"
 	}
 	if err := writeChain(e, out, sc); err != nil {
@@ -307,4 +314,20 @@ func cmdPassportRenew(e *env, args []string) error {
 		fmt.Fprintf(e.stdout, "passport:  %s\nnamespace: %s\nexpires:   %s\n", out, np.Namespace, fmtTime(np.Cert.ExpirationUnix))
 	}
 	return nil
+}
+
+// plainFileName reports whether name can be a file name in the current
+// directory as it is: no path separator, no ".." or ".", no control or
+// format character, no leading dash or surrounding space.
+func plainFileName(name string) bool {
+	if name == "" || name == "." || name == ".." || strings.TrimSpace(name) != name ||
+		strings.HasPrefix(name, "-") || strings.ContainsAny(name, `/\`) {
+		return false
+	}
+	for _, c := range name {
+		if unicode.IsControl(c) || unicode.Is(unicode.Cf, c) || c == '\u2028' || c == '\u2029' {
+			return false
+		}
+	}
+	return true
 }
