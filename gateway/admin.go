@@ -13,11 +13,11 @@ import (
 	"strconv"
 	"strings"
 	"time"
-	"unicode"
 
 	"github.com/a1-go/a1"
 	"github.com/a1-go/a1/api"
 	"github.com/a1-go/a1/audit"
+	"github.com/a1-go/a1/internal/plainname"
 	"github.com/a1-go/a1/store"
 )
 
@@ -346,16 +346,16 @@ func checkNamespace(ns string) *apiError {
 		return badRequest("missing field `namespace`")
 	case len(ns) > a1.MaxNamespaceLen:
 		return badRequest("namespace longer than %d bytes", a1.MaxNamespaceLen)
-	case ns == "." || ns == "..", strings.TrimSpace(ns) != ns, strings.ContainsAny(ns, `/\`):
+	}
+	switch bad, ok := plainname.Check(ns); {
+	case ok:
+		return nil
+	case bad != 0:
+		return &apiError{Status: http.StatusBadRequest, Code: CodeMalformed,
+			Msg: fmt.Sprintf("namespace holds the character %U", bad), Hint: hint}
+	default:
 		return &apiError{Status: http.StatusBadRequest, Code: CodeMalformed, Msg: "namespace " + quoteShort(ns) + " is not a valid name", Hint: hint}
 	}
-	for _, c := range ns {
-		if unicode.IsControl(c) || unicode.In(c, unicode.Cf, unicode.Zl, unicode.Zp) {
-			return &apiError{Status: http.StatusBadRequest, Code: CodeMalformed,
-				Msg: fmt.Sprintf("namespace holds the character %U", c), Hint: hint}
-		}
-	}
-	return nil
 }
 
 type passportSubRequest struct {

@@ -7,9 +7,6 @@ import (
 	"sync/atomic"
 	"testing"
 	"time"
-
-	"github.com/prometheus/common/expfmt"
-	"github.com/prometheus/common/model"
 )
 
 // TestDeadSIEMNeverBlocksAuthorization runs a gateway whose Splunk HEC sink
@@ -89,18 +86,8 @@ func TestDeadSIEMNeverBlocksAuthorization(t *testing.T) {
 // the family name whose labels include every label of want.
 func metricSum(t *testing.T, g *gw, name string, want map[string]string) float64 {
 	t.Helper()
-	resp, err := g.client.Get(g.url + "/metrics")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer resp.Body.Close()
-	p := expfmt.NewTextParser(model.UTF8Validation)
-	families, err := p.TextToMetricFamilies(resp.Body)
-	if err != nil {
-		t.Fatalf("parsing /metrics: %v", err)
-	}
 	sum := 0.0
-	for _, m := range families[name].GetMetric() {
+	for _, m := range scrape(t, g)[name].GetMetric() {
 		labels := map[string]string{}
 		for _, l := range m.GetLabel() {
 			labels[l.GetName()] = l.GetValue()

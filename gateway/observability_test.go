@@ -30,15 +30,7 @@ const maxSpanAttrBytes = 1024
 // client.address (an X-Forwarded-For from an untrusted peer is ignored by
 // the gateway, and so must be by its spans).
 func TestObservabilityTracingBounded(t *testing.T) {
-	rcv := &otlpReceiver{}
-	srv := httptest.NewServer(rcv)
-	defer srv.Close()
-	env := baseEnv(t)
-	env["A1_OTEL_TRACES"] = "true"
-	env["OTEL_EXPORTER_OTLP_ENDPOINT"] = srv.URL
-	env["OTEL_BSP_SCHEDULE_DELAY"] = "50"
-	env["A1_MAX_HEADER_BYTES"] = "65536"
-	g := startGateway(t, env)
+	g, rcv := startTraced(t, map[string]string{"A1_MAX_HEADER_BYTES": "65536"})
 	sc := newScenario(t)
 	if r := g.admin("POST", "/v1/roots", map[string]any{"public_key_hex": sc.human.pk.Hex()}); r.status != 201 {
 		t.Fatalf("add root: %d %s", r.status, r.raw)

@@ -1,10 +1,8 @@
 package gateway_test
 
 import (
-	"context"
 	"encoding/hex"
 	"encoding/json"
-	"io"
 	"net/http"
 	"net/http/httptest"
 	"strings"
@@ -18,21 +16,11 @@ import (
 // ring is cur followed by prev (both hex, prev may be "").
 func tokenServer(t *testing.T, cur, prev string, extra map[string]string) http.Handler {
 	t.Helper()
-	env := map[string]string{"A1_STORE": "memory", "A1_GATEWAY_ID": "token-test", "A1_RATE_LIMIT_RPS": "0",
-		"A1_MAC_KEY_HEX": cur, "A1_MAC_KEYS_PREVIOUS_HEX": prev}
+	env := map[string]string{"A1_MAC_KEY_HEX": cur, "A1_MAC_KEYS_PREVIOUS_HEX": prev}
 	for k, v := range extra {
 		env[k] = v
 	}
-	cfg, err := gateway.LoadConfig(nil, func(k string) string { return env[k] }, io.Discard)
-	if err != nil {
-		t.Fatal(err)
-	}
-	s, err := gateway.NewServer(context.Background(), cfg, gateway.Deps{Stdout: io.Discard})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { s.Close() })
-	return s.Handler()
+	return newInProcess(t, env).h
 }
 
 type tokenReply struct {

@@ -86,16 +86,7 @@ func spanAttr(s *tracepb.Span, key string) string {
 // gateway (server span named by route, child span for the storage call),
 // the resource names the service, and nothing secret is exported.
 func TestTracingOTLP(t *testing.T) {
-	rcv := &otlpReceiver{}
-	srv := httptest.NewServer(rcv)
-	defer srv.Close()
-
-	env := baseEnv(t)
-	env["A1_OTEL_TRACES"] = "true"
-	env["OTEL_EXPORTER_OTLP_ENDPOINT"] = srv.URL
-	env["OTEL_BSP_SCHEDULE_DELAY"] = "50"
-	env["OTEL_SERVICE_NAME"] = "a1-gateway-test"
-	g := startGateway(t, env)
+	g, rcv := startTraced(t, map[string]string{"OTEL_SERVICE_NAME": "a1-gateway-test"})
 	sc := newScenario(t)
 	if r := g.admin("POST", "/v1/roots", map[string]any{"public_key_hex": sc.human.pk.Hex()}); r.status != 201 {
 		t.Fatalf("add root: %d %s", r.status, r.raw)
@@ -169,4 +160,21 @@ func TestTracingOTLP(t *testing.T) {
 			}
 		}
 	}
+}
+
+// startTraced starts a gateway exporting its spans (every 50 ms) to an
+// in-test OTLP/HTTP receiver, with extra settings.
+func startTraced(t *testing.T, extra map[string]string) (*gw, *otlpReceiver) {
+	t.Helper()
+	rcv := &otlpReceiver{}
+	srv := httptest.NewServer(rcv)
+	t.Cleanup(srv.Close)
+	env := baseEnv(t)
+	env["A1_OTEL_TRACES"] = "true"
+	env["OTEL_EXPORTER_OTLP_ENDPOINT"] = srv.URL
+	env["OTEL_BSP_SCHEDULE_DELAY"] = "50"
+	for k, v := range extra {
+		env[k] = v
+	}
+	return startGateway(t, env), rcv
 }

@@ -6,9 +6,9 @@ import (
 	"fmt"
 	"strings"
 	"time"
-	"unicode"
 
 	"github.com/a1-go/a1"
+	"github.com/a1-go/a1/internal/plainname"
 	"github.com/a1-go/a1/signer"
 )
 
@@ -259,7 +259,7 @@ func cmdPassportSub(e *env, args []string) error {
 	if out == "" {
 		// The default file is named after the namespace: only a plain
 		// name may become a file in the current directory.
-		if !plainFileName(p.Namespace) {
+		if _, ok := plainname.Check(p.Namespace); !ok || p.Namespace == "" || strings.HasPrefix(p.Namespace, "-") {
 			return usagef("pass --out FILE", "passport sub: the namespace %q cannot name the default output file", p.Namespace)
 		}
 		out = p.Namespace + "-chain.json"
@@ -314,20 +314,4 @@ func cmdPassportRenew(e *env, args []string) error {
 		fmt.Fprintf(e.stdout, "passport:  %s\nnamespace: %s\nexpires:   %s\n", out, np.Namespace, fmtTime(np.Cert.ExpirationUnix))
 	}
 	return nil
-}
-
-// plainFileName reports whether name can be a file name in the current
-// directory as it is: no path separator, no ".." or ".", no control or
-// format character, no leading dash or surrounding space.
-func plainFileName(name string) bool {
-	if name == "" || name == "." || name == ".." || strings.TrimSpace(name) != name ||
-		strings.HasPrefix(name, "-") || strings.ContainsAny(name, `/\`) {
-		return false
-	}
-	for _, c := range name {
-		if unicode.IsControl(c) || unicode.Is(unicode.Cf, c) || c == '\u2028' || c == '\u2029' {
-			return false
-		}
-	}
-	return true
 }
