@@ -60,14 +60,6 @@ type Options struct {
 	// SweepInterval is the period of the background sweeper (default
 	// DefaultSweepInterval; negative disables it).
 	SweepInterval time.Duration
-	// BatchDelay, when positive, groups concurrent authorizations into
-	// one write transaction and one fsync (bbolt's Batch with this
-	// MaxBatchDelay). Each write then waits up to BatchDelay for company:
-	// worth it only under many concurrent writers. Zero: one transaction
-	// per authorization. A batch commits on a goroutine of bbolt's own, so
-	// damage found while committing it, or a fault on the memory map
-	// there, is not turned into ErrCorrupt: it crashes the process.
-	BatchDelay time.Duration
 	// NoSync skips fsync (tests only: a crash can lose consumed nonces).
 	NoSync bool
 }
@@ -77,9 +69,8 @@ type Store struct {
 	db   *bbolt.DB
 	now  func() time.Time
 	rate *gcra.Limiter
-	// write runs an authorization's write transaction: db.Update, or
-	// db.Batch when batching is on.
-	write func(func(*bbolt.Tx) error) error
+	// writes groups concurrent authorizations' write transactions.
+	writes *group
 
 	closeOnce sync.Once
 	stop      chan struct{}
@@ -106,14 +97,7 @@ func Open(path string, o Options) (*Store, error) {
 	if err != nil {
 		return nil, store.Unavailable("open", err)
 	}
-	if o.BatchDelay > 0 {
-		db.MaxBatchDelay = o.BatchDelay
-	}
-	s := &Store{db: db, now: o.Now, rate: gcra.New(), stop: make(chan struct{}), done: make(chan struct{})}
-	s.write = db.Update
-	if o.BatchDelay > 0 {
-		s.write = db.Batch
-	}
+	s := &Store{db: db, now: o.Now, rate: gcra.New(), writes: &group{db: db}, stop: make(chan struct{}), done: make(chan struct{})}
 	if s.now == nil {
 		s.now = time.Now
 	}
@@ -169,9 +153,10 @@ func ctxErr(ctx context.Context, op string) error {
 }
 
 // Authorize implements the atomic authorization step (see
-// store.AuthorizeRequest) in one bbolt transaction (read-only when there
-// are no nonces; shared with concurrent callers when Options.BatchDelay is
-// set).
+// store.AuthorizeRequest) in one bbolt transaction: read-only when there
+// are no nonces, otherwise a write transaction that concurrent
+// authorizations may share (group commit: one fsync for the group, no
+// added delay when there is no company).
 func (s *Store) Authorize(ctx context.Context, req store.AuthorizeRequest) error {
 	if err := req.Check(); err != nil {
 		return err
@@ -192,8 +177,8 @@ func (s *Store) Authorize(ctx context.Context, req store.AuthorizeRequest) error
 		return decision
 	}
 	var decision error
-	err := guarded(s.write, func(tx *bbolt.Tx) error {
-		decision = nil // Batch may run this function more than once
+	err := s.writes.run(func(tx *bbolt.Tx) error {
+		decision = nil // a failed group runs this function again
 		if decision = checkRevoked(tx, req); decision != nil {
 			return nil
 		}

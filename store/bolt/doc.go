@@ -2,9 +2,10 @@
 // (go.etcd.io/bbolt), the gateway's default when neither Redis nor
 // PostgreSQL is configured (the file lives in A1_DATA_DIR). Revocations,
 // roots and consumed nonces survive a restart; every write is fsynced
-// before Authorize returns. Options.BatchDelay groups concurrent
-// authorizations into one write transaction (bbolt's Batch), so one fsync
-// serves many requests.
+// before Authorize returns. Concurrent authorizations share write
+// transactions (group commit): one that finds no transaction running
+// commits at once, those arriving meanwhile commit together next, so one
+// fsync serves many requests without delaying a lone one.
 //
 // The file is locked by one process at a time: run one gateway per file
 // (a second Open fails with ErrLocked). A new file is built aside and
