@@ -145,6 +145,7 @@ func Run(t *testing.T, cfg Config) {
 		{"Restart", s.testRestart},
 		{"Closed", s.testClosed},
 		{"Text", s.testText},
+		{"MutationChecks", func(t *testing.T) { RunMutationChecks(t, cfg) }},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, tc.fn)
