@@ -52,6 +52,15 @@ func envelopeVectors(t *testing.T) map[string]any {
 
 	nk := a1.NonceKey(sc.Certs[1].DelegatorPK, sc.Certs[1].Nonce)
 	hx := hex.EncodeToString
+
+	macKey := h32(t, s(v, "chain_2hop", "verified_token", "mac_key_hex"))
+	var executor a1.PublicKey
+	copy(executor[:], agentB.Public().(ed25519.PublicKey))
+	bound, err := a1.NewBoundToken(rc, a1.TokenBinding{Audience: "trading-api", Executor: executor}, macKey)
+	if err != nil {
+		t.Fatal(err)
+	}
+	boundJSON, _ := bound.MarshalJSON()
 	return map[string]any{
 		"pop": map[string]any{
 			"audience": audience, "chain_fingerprint_hex": hx(chainFP[:]), "intent_hex": intent.Hex(),
@@ -71,6 +80,11 @@ func envelopeVectors(t *testing.T) map[string]any {
 		"receipt_signature": map[string]any{
 			"gateway_pk_hex": hx(gateway.Public().(ed25519.PublicKey)), "canonical_bytes_hex": hx(rc.CanonicalBytes()),
 			"digest_hex": hx(rcDigest[:]), "signature_hex": hx(rcSig),
+		},
+		"bound_token": map[string]any{
+			"mac_key_hex": hx(macKey[:]), "canonical_receipt_bytes_hex": hx(rc.CanonicalBytes()),
+			"audience": "trading-api", "executor_pk_hex": executor.Hex(),
+			"mac_hex": hx(bound.MAC[:]), "token_json": string(boundJSON),
 		},
 		"nonce_key": map[string]any{
 			"issuer_pk_hex": sc.Certs[1].DelegatorPK.Hex(), "nonce_hex": hx(sc.Certs[1].Nonce[:]), "key_hex": hx(nk[:]),

@@ -84,6 +84,9 @@ var (
 		"revocation not authorized", "a revocation must be signed by the chain's principal or an ancestor delegator"}
 	ErrTokenExpired = &Kind{"TOKEN_EXPIRED", "", 401,
 		"token is older than the accepted maximum age", "authorize again (return_token) for a fresh token"}
+	ErrTokenAudience = &Kind{"TOKEN_AUDIENCE_MISMATCH", "", 401,
+		"token is not bound to this audience",
+		"ask the agent for a token bound to this service (token_audience at authorization) and name the same audience when verifying"}
 	ErrTokenNotYetValid = &Kind{"TOKEN_NOT_YET_VALID", "", 401,
 		"token verified in the future beyond the drift tolerance",
 		"the minting gateway's clock is ahead of the verifier's: synchronize the clocks of the gateways sharing the MAC key"}

@@ -80,3 +80,21 @@ func ExampleIssuePassport() {
 	// <nil>
 	// true
 }
+
+// A token bound to the service meant to accept it: that service, naming its
+// audience, accepts it; another service does not.
+func ExampleNewBoundToken() {
+	var macKey [32]byte // the gateway's A1_MAC_KEY_HEX
+	intent, _ := a1.HashIntent("trade.equity", map[string]string{"symbol": "AAPL"})
+	receipt := a1.Receipt{ChainDepth: 2, Intent: intent, VerifiedAtUnix: 1700000000}
+	agent := a1.PublicKey{1} // the executor's public key
+	tok, err := a1.NewBoundToken(receipt, a1.TokenBinding{Audience: "trading-api", Executor: agent}, macKey)
+	if err != nil {
+		panic(err)
+	}
+	fmt.Println(tok.Verify(macKey) == nil, tok.CheckAudience("trading-api") == nil)
+	fmt.Println(a1.ErrorCode(tok.CheckAudience("payments-api")))
+	// Output:
+	// true true
+	// TOKEN_AUDIENCE_MISMATCH
+}

@@ -35,6 +35,7 @@ const (
 	ctxRevoke       = "a1-go::revoke::v1"
 	ctxNonceKey     = "a1-go::nonce::v1"
 	ctxReceipt      = "a1-go::receipt::v1"
+	ctxTokenKey     = "a1-go::token-key::v1"
 )
 
 // domain is a derive-key context prepared once: blake3.NewDeriveKey hashes

@@ -163,10 +163,15 @@ func (r *jsonReader) hasNull() bool {
 
 // VerifiedToken is a receipt with a BLAKE3 keyed MAC (PROTOCOL.md §10). A
 // valid token proves only that a holder of the MAC key authorized the
-// receipt's intent under its chain at its time: it has no expiry, audience
-// or executor, and verifying it consumes nothing (docs/spec.md §3.2).
+// receipt's intent under its chain at its time, and verifying it consumes
+// nothing (docs/spec.md §3.2). The reference's token has no expiry,
+// audience or executor; a bound token (Binding set, docs/spec.md §3.3)
+// also names the service meant to accept it and the authorized agent,
+// under a MAC of its own that no reference token shares.
 type VerifiedToken struct {
 	Receipt Receipt
+	// Binding is nil for the reference's token.
+	Binding *TokenBinding
 	MAC     [32]byte
 }
 
@@ -179,7 +184,7 @@ func NewVerifiedToken(r Receipt, key [32]byte) VerifiedToken {
 // previous keys of a rotation), in constant time per key.
 func (t *VerifiedToken) Verify(keys ...[32]byte) error {
 	for _, k := range keys {
-		m := t.Receipt.MAC(k)
+		m := t.mac(k)
 		if subtle.ConstantTimeCompare(m[:], t.MAC[:]) == 1 {
 			return nil
 		}
@@ -208,27 +213,59 @@ func (t *VerifiedToken) CheckAge(now, maxAgeSecs, drift uint64) error {
 	return nil
 }
 
-// MarshalJSON emits {"receipt":{…},"mac":"<hex>"}.
+// MarshalJSON emits {"receipt":{…},"mac":"<hex>"}, with "audience" and
+// "executor_pk_hex" before "mac" for a bound token.
 func (t VerifiedToken) MarshalJSON() ([]byte, error) {
 	w := &jsonWriter{}
 	w.raw(`{"receipt":`)
 	t.Receipt.encode(w)
+	if b := t.Binding; b != nil {
+		w.raw(`,"audience":`)
+		w.str(b.Audience)
+		w.raw(`,"executor_pk_hex":`)
+		w.hexStr(b.Executor[:])
+	}
 	w.raw(`,"mac":`)
 	w.hexStr(t.MAC[:])
 	w.raw("}")
 	return w.b, nil
 }
 
-// UnmarshalJSON decodes a token; the MAC hex may be either case.
+// UnmarshalJSON decodes a token; the MAC hex (and a bound token's
+// executor key hex) may be either case. A token with "audience" or
+// "executor_pk_hex" is a bound token and needs both.
 func (t *VerifiedToken) UnmarshalJSON(b []byte) error {
 	if len(b) > MaxChainJSONBytes {
 		return wireError("token too large")
 	}
 	r := &jsonReader{b: b}
 	var out VerifiedToken
-	var haveR, haveM bool
+	var haveR, haveM, haveA, haveE bool
+	var bind TokenBinding
 	err := r.object(func(k string) error {
 		switch k {
+		case "audience":
+			s, err := r.str()
+			if err != nil {
+				return err
+			}
+			if err := ValidateAudience(s); err != nil {
+				return wireError("token audience: " + err.Error())
+			}
+			bind.Audience, haveA = s, true
+			return nil
+		case "executor_pk_hex":
+			s, err := r.str()
+			if err != nil {
+				return err
+			}
+			b, err := hex.DecodeString(s)
+			if err != nil || len(b) != 32 {
+				return wireError("executor_pk_hex must be 64 hex digits")
+			}
+			copy(bind.Executor[:], b)
+			haveE = true
+			return nil
 		case "receipt":
 			rc, err := r.receipt()
 			if err != nil {
@@ -259,6 +296,12 @@ func (t *VerifiedToken) UnmarshalJSON(b []byte) error {
 	}
 	if err == nil && (!haveR || !haveM) {
 		err = fmt.Errorf("token needs `receipt` and `mac`")
+	}
+	if err == nil && haveA != haveE {
+		err = fmt.Errorf("a bound token needs both `audience` and `executor_pk_hex`")
+	}
+	if err == nil && haveA {
+		out.Binding = &bind
 	}
 	if err != nil {
 		if e, ok := err.(*Error); ok {

@@ -90,6 +90,10 @@ type TokenStatus struct {
 	VerifiedAtUnix   uint64 `json:"verified_at_unix"`
 	IntentHashHex    string `json:"intent_hash_hex"`
 	Namespace        string `json:"namespace,omitempty"`
+	// Audience and ExecutorPKHex are a bound token's binding
+	// (docs/spec.md §3.3), absent for the reference's token.
+	Audience      string `json:"audience,omitempty"`
+	ExecutorPKHex string `json:"executor_pk_hex,omitempty"`
 }
 
 // Intent is an intent name with parameters, as issuance takes it.

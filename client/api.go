@@ -115,7 +115,11 @@ type AuthorizeRequest struct {
 	// intents).
 	MerkleProof *a1.MerkleProof
 	ReturnToken bool
-	RequestID   string
+	// TokenAudience, with ReturnToken, asks for a token bound to this
+	// audience (the service meant to accept it) and to the executor
+	// (docs/spec.md §3.3); the answer's token must be bound to both.
+	TokenAudience string
+	RequestID     string
 	// Audience overrides the proof's audience (default: the gateway id from
 	// the discovery document).
 	Audience string
@@ -128,6 +132,7 @@ type authorizeBody struct {
 	ExecutorPKHex string            `json:"executor_pk_hex"`
 	MerkleProof   *a1.MerkleProof   `json:"merkle_proof,omitempty"`
 	ReturnToken   bool              `json:"return_token,omitempty"`
+	TokenAudience string            `json:"token_audience,omitempty"`
 	RequestID     string            `json:"request_id,omitempty"`
 	Proof         *a1.PoPJSON       `json:"proof,omitempty"`
 }
@@ -201,7 +206,7 @@ func (c *Client) Authorize(ctx context.Context, req *AuthorizeRequest) (*Authori
 		return nil, fmt.Errorf("client: intent: %w", err)
 	}
 	body := authorizeBody{Chain: req.Chain, IntentName: req.Intent, IntentParams: req.Params, ExecutorPKHex: exec.Hex(),
-		MerkleProof: req.MerkleProof, ReturnToken: req.ReturnToken, RequestID: req.RequestID}
+		MerkleProof: req.MerkleProof, ReturnToken: req.ReturnToken, TokenAudience: req.TokenAudience, RequestID: req.RequestID}
 	var out AuthorizeResponse
 	if req.Agent == nil {
 		err = c.do(ctx, "POST", "/v1/authorize", false, body, &out)
@@ -228,12 +233,34 @@ func (c *Client) Authorize(ctx context.Context, req *AuthorizeRequest) (*Authori
 			return nil, unexpected("POST", "/v1/authorize", fmt.Sprintf("the answer names intent hash %q, not the intent asked", out.IntentHashHex))
 		}
 	}
+	if err := checkTokenBinding("POST", "/v1/authorize", "the answer's token", out.Token, req.ReturnToken, req.TokenAudience, exec); err != nil {
+		return nil, err
+	}
 	if c.receiptKey != nil {
 		if _, err := VerifyReceipt(*c.receiptKey, req, &out); err != nil {
 			return nil, err
 		}
 	}
 	return &out, nil
+}
+
+// checkTokenBinding checks that a token asked for with an audience is
+// bound to it and to the executor: a gateway that ignored token_audience
+// (one older than the field) returns an unbound token that any service
+// would accept.
+func checkTokenBinding(method, path, what string, tok *a1.VerifiedToken, returnToken bool, audience string, exec a1.PublicKey) error {
+	if !returnToken || audience == "" {
+		return nil
+	}
+	switch {
+	case tok == nil:
+		return unexpected(method, path, what+" is missing")
+	case tok.Binding == nil:
+		return unexpected(method, path, what+" is not bound to the token_audience asked for")
+	case tok.Binding.Audience != audience || tok.Binding.Executor != exec:
+		return unexpected(method, path, fmt.Sprintf("%s is bound to audience %q and executor %s, not the ones asked for", what, tok.Binding.Audience, tok.Binding.Executor.Hex()))
+	}
+	return nil
 }
 
 // BatchIntent is one intent of a batch.
@@ -250,8 +277,11 @@ type BatchRequest struct {
 	Agent       crypto.Signer
 	Executor    a1.PublicKey
 	ReturnToken bool
-	RequestID   string
-	Audience    string
+	// TokenAudience binds every authorized result's token, as
+	// AuthorizeRequest.TokenAudience.
+	TokenAudience string
+	RequestID     string
+	Audience      string
 }
 
 type batchBody struct {
@@ -259,6 +289,7 @@ type batchBody struct {
 	ExecutorPKHex string          `json:"executor_pk_hex"`
 	Intents       []BatchIntent   `json:"intents"`
 	ReturnToken   bool            `json:"return_token,omitempty"`
+	TokenAudience string          `json:"token_audience,omitempty"`
 	RequestID     string          `json:"request_id,omitempty"`
 	Proof         *a1.PoPJSON     `json:"proof,omitempty"`
 }
@@ -278,7 +309,7 @@ func (c *Client) AuthorizeBatch(ctx context.Context, req *BatchRequest) (*BatchR
 		return nil, err
 	}
 	body := batchBody{Chain: req.Chain, ExecutorPKHex: exec.Hex(), Intents: req.Intents,
-		ReturnToken: req.ReturnToken, RequestID: req.RequestID}
+		ReturnToken: req.ReturnToken, TokenAudience: req.TokenAudience, RequestID: req.RequestID}
 	var out BatchResponse
 	if req.Agent == nil {
 		err = c.do(ctx, "POST", "/v1/authorize/batch", false, body, &out)
@@ -324,6 +355,9 @@ func (c *Client) AuthorizeBatch(ctx context.Context, req *BatchRequest) (*BatchR
 			if h, _ := a1.HashIntent(req.Intents[i].Name, req.Intents[i].Params); !strings.EqualFold(r.IntentHashHex, h.Hex()) {
 				return nil, unexpected("POST", "/v1/authorize/batch", fmt.Sprintf("result %d names intent hash %q, not intents[%d]", i, r.IntentHashHex, i))
 			}
+		}
+		if err := checkTokenBinding("POST", "/v1/authorize/batch", fmt.Sprintf("result %d's token", i), r.Token, req.ReturnToken, req.TokenAudience, exec); err != nil {
+			return nil, err
 		}
 		if c.receiptKey != nil {
 			if _, err := VerifyBatchReceipt(*c.receiptKey, req, &out, i); err != nil {
@@ -426,6 +460,14 @@ var ErrTokenExpired = a1.ErrTokenExpired
 // the gateways sharing the MAC key disagree. It is a1.ErrTokenNotYetValid.
 var ErrTokenNotYetValid = a1.ErrTokenNotYetValid
 
+// ErrTokenAudience matches (errors.Is) VerifyToken's and VerifyTokenFor's
+// *Error when the token's MAC is valid but its binding does not fit the
+// audience named (401 TOKEN_AUDIENCE_MISMATCH): a bound token verified
+// without its audience or for another, or an unbound token verified for an
+// audience. It is a1.ErrTokenAudience, which a1.VerifiedToken.CheckAudience
+// returns offline.
+var ErrTokenAudience = a1.ErrTokenAudience
+
 // VerifyToken asks the gateway to check a VerifiedToken's MAC. An invalid
 // token is an *Error (401, MAC_VERIFICATION_FAILED, matching
 // a1.ErrMACVerification); a MAC-valid token outside the gateway's maximum
@@ -440,12 +482,25 @@ var ErrTokenNotYetValid = a1.ErrTokenNotYetValid
 // advertises limits["token_max_age_secs"]), audience or executor and can
 // be presented any number of times: compare the intent and fingerprint
 // with what you expect, bound its age, and remember the tokens you have
-// accepted if one may be used only once (docs/spec.md §3.2).
+// accepted if one may be used only once (docs/spec.md §3.2). A bound token
+// (docs/spec.md §3.3) is verified with VerifyTokenFor.
 func (c *Client) VerifyToken(ctx context.Context, tok *a1.VerifiedToken) (*TokenStatus, error) {
+	return c.VerifyTokenFor(ctx, tok, "")
+}
+
+// VerifyTokenFor is VerifyToken for a service named audience: a token
+// bound to audience (docs/spec.md §3.3, AuthorizeRequest.TokenAudience) is
+// valid, an unbound token or one bound to another audience is an *Error
+// matching ErrTokenAudience (401 TOKEN_AUDIENCE_MISMATCH). The answer must
+// name the audience and the token's executor (a gateway that ignored the
+// audience answers neither: ErrUnexpectedAnswer). With audience "" it is
+// VerifyToken, which accepts only unbound tokens.
+func (c *Client) VerifyTokenFor(ctx context.Context, tok *a1.VerifiedToken, audience string) (*TokenStatus, error) {
 	var out TokenStatus
 	body := struct {
-		Token *a1.VerifiedToken `json:"token"`
-	}{tok}
+		Token    *a1.VerifiedToken `json:"token"`
+		Audience string            `json:"audience,omitempty"`
+	}{tok, audience}
 	if err := c.do(ctx, "POST", "/v1/token/verify", false, body, &out); err != nil {
 		return nil, err
 	}
@@ -464,8 +519,19 @@ func (c *Client) VerifyToken(ctx context.Context, tok *a1.VerifiedToken) (*Token
 	case out.IntentHashHex != "" && !strings.EqualFold(out.IntentHashHex, rc.Intent.Hex()),
 		out.Namespace != "" && out.Namespace != rc.Namespace:
 		return nil, unexpected("POST", "/v1/token/verify", "the answer names another intent or namespace than the token's")
+	case out.Audience != audience || !strings.EqualFold(out.ExecutorPKHex, boundExecutorHex(tok)):
+		return nil, unexpected("POST", "/v1/token/verify", fmt.Sprintf("the answer names audience %q and executor %q, not the audience asked for and the token's executor", out.Audience, out.ExecutorPKHex))
 	}
 	return &out, nil
+}
+
+// boundExecutorHex is the hex of a bound token's executor, "" for an
+// unbound token.
+func boundExecutorHex(tok *a1.VerifiedToken) string {
+	if tok.Binding == nil {
+		return ""
+	}
+	return tok.Binding.Executor.Hex()
 }
 
 // IssueCertRequest asks the gateway to issue a cert signed by its own key.

@@ -784,8 +784,11 @@ func (s *Server) handleListRoots(w http.ResponseWriter, r *http.Request) {
 // to a service that relays the bytes it received and reads R itself.
 // Members are compared case-insensitively (as encoding/json matches struct
 // fields): {"Token": T, "receipt": R, "mac": M} is as ambiguous, and a
-// member spelled in another case than "token", "receipt" or "mac" is
-// refused too, since readers disagree on whether it is that member.
+// member spelled in another case than "token", "receipt", "mac" or
+// "audience" is refused too, since readers disagree on whether it is that
+// member. Beside "token", "audience" names the verifying service: a bound
+// token verifies only for its own audience, and an unbound one only when
+// no audience is named (docs/spec.md §3.3).
 func (s *Server) handleTokenVerify(w http.ResponseWriter, r *http.Request) {
 	var body map[string]json.RawMessage
 	if e := decodeJSON(w, r, s.cfg.MaxBodyBytes, &body); e != nil {
@@ -798,10 +801,20 @@ func (s *Server) handleTokenVerify(w http.ResponseWriter, r *http.Request) {
 			Hint: `send {"token": {"receipt": ..., "mac": ...}} or the bare token, not both, with lower-case member names`})
 		return
 	}
-	raw, ok := body["token"]
-	if !ok {
+	raw, wrapped := body["token"]
+	var audience string
+	if !wrapped {
 		b, _ := json.Marshal(body)
 		raw = b
+	} else if a, ok := body["audience"]; ok {
+		if err := json.Unmarshal(a, &audience); err != nil {
+			writeError(w, badRequest("audience must be a string"))
+			return
+		}
+		if err := a1.ValidateAudience(audience); err != nil {
+			writeError(w, badRequest("audience: %v", err))
+			return
+		}
 	}
 	var t a1.VerifiedToken
 	if err := t.UnmarshalJSON(raw); err != nil {
@@ -813,10 +826,20 @@ func (s *Server) handleTokenVerify(w http.ResponseWriter, r *http.Request) {
 			"error_code": CodeMACVerification, "hint": a1.Hint(err)})
 		return
 	}
-	// The age only after the MAC: a forged token is answered as forged
-	// whatever its time, so this answer tells nothing about forgeries.
-	// Both refusals are 401 with "valid": false, the shape of a MAC
-	// failure: the token is well formed but not accepted.
+	// The audience and the age only after the MAC: a forged token is
+	// answered as forged whatever its binding and time, so these answers
+	// tell nothing about forgeries. The refusals are 401 with "valid":
+	// false, the shape of a MAC failure: the token is well formed but not
+	// accepted.
+	if err := t.CheckAudience(audience); err != nil {
+		hint := a1.Hint(err)
+		if !wrapped && t.Binding != nil {
+			hint = `a bound token is verified with {"token": T, "audience": "<this service>"}`
+		}
+		writeJSON(w, http.StatusUnauthorized, map[string]any{"valid": false, "error": err.Error(),
+			"error_code": a1.ErrorCode(err), "hint": hint})
+		return
+	}
 	if err := t.CheckAge(uint64(max(time.Now().Unix(), 0)), uint64(s.cfg.TokenMaxAge/time.Second), s.cfg.DriftSecs); err != nil {
 		writeJSON(w, http.StatusUnauthorized, map[string]any{"valid": false, "error": err.Error(),
 			"error_code": a1.ErrorCode(err), "hint": a1.Hint(err)})
@@ -825,7 +848,16 @@ func (s *Server) handleTokenVerify(w http.ResponseWriter, r *http.Request) {
 	rc := t.Receipt
 	writeJSON(w, http.StatusOK, api.TokenStatus{Valid: true, ChainDepth: rc.ChainDepth,
 		ChainFingerprint: hex.EncodeToString(rc.ChainFingerprint[:]), VerifiedAtUnix: rc.VerifiedAtUnix,
-		IntentHashHex: rc.Intent.Hex(), Namespace: rc.Namespace})
+		IntentHashHex: rc.Intent.Hex(), Namespace: rc.Namespace, Audience: audience, ExecutorPKHex: boundExecutor(&t)})
+}
+
+// boundExecutor is the hex of a bound token's executor, "" for an unbound
+// token.
+func boundExecutor(t *a1.VerifiedToken) string {
+	if t.Binding == nil {
+		return ""
+	}
+	return t.Binding.Executor.Hex()
 }
 
 // tokenBodyAmbiguous reports a token verify body that readers of the
@@ -844,6 +876,8 @@ func tokenBodyAmbiguous(body map[string]json.RawMessage) bool {
 			canon, bare = "receipt", true
 		case strings.EqualFold(k, "mac"):
 			canon, bare = "mac", true
+		case strings.EqualFold(k, "audience"):
+			canon = "audience"
 		default:
 			continue
 		}

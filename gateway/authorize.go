@@ -26,6 +26,7 @@ type authorizeRequest struct {
 	ExecutorPKHex string            `json:"executor_pk_hex"`
 	MerkleProof   json.RawMessage   `json:"merkle_proof"`
 	ReturnToken   bool              `json:"return_token"`
+	TokenAudience string            `json:"token_audience"`
 	RequestID     string            `json:"request_id"`
 	Proof         *a1.PoPJSON       `json:"proof"`
 }
@@ -85,6 +86,7 @@ type parsed struct {
 	intent   a1.IntentHash
 	proof    *a1.MerkleProof
 	pop      *a1.PoP
+	token    *tokenRequest
 }
 
 func (s *Server) parseChain(raw json.RawMessage) (*a1.SignedChain, *apiError) {
@@ -179,7 +181,7 @@ func (s *Server) handleAuthorize(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	ev.res = res
-	resp, err := s.buildResponse(res, p.intent, req.ReturnToken, req.RequestID)
+	resp, err := s.buildResponse(res, p.intent, p.token, req.RequestID)
 	if err != nil {
 		ev.err = err
 		writeError(w, toAPIError(err))
@@ -216,10 +218,39 @@ func (s *Server) parseAuthorize(req *authorizeRequest) (*parsed, *apiError) {
 	if p.pop, e = parsePoP(req.Proof); e != nil {
 		return p, e
 	}
+	if p.token, e = tokenOf(req.ReturnToken, req.TokenAudience, p.executor); e != nil {
+		return p, e
+	}
 	return p, nil
 }
 
-func (s *Server) buildResponse(res *a1.Result, intent a1.IntentHash, token bool, requestID string) (*api.AuthorizeResponse, error) {
+// tokenRequest is the token an authorized answer carries: the reference's
+// (audience "") or one bound to the audience and the executor
+// (docs/spec.md §3.3). nil: no token.
+type tokenRequest struct {
+	audience string
+	executor a1.PublicKey
+}
+
+// tokenOf checks return_token and token_audience before anything is
+// consumed: an audience needs return_token and must be a valid audience.
+func tokenOf(returnToken bool, audience string, executor a1.PublicKey) (*tokenRequest, *apiError) {
+	if audience != "" {
+		if !returnToken {
+			return nil, &apiError{Status: http.StatusBadRequest, Code: CodeMalformed,
+				Msg: "token_audience without return_token", Hint: "set return_token to true to receive a token bound to token_audience"}
+		}
+		if err := a1.ValidateAudience(audience); err != nil {
+			return nil, badRequest("token_audience: %v", err)
+		}
+	}
+	if !returnToken {
+		return nil, nil
+	}
+	return &tokenRequest{audience: audience, executor: executor}, nil
+}
+
+func (s *Server) buildResponse(res *a1.Result, intent a1.IntentHash, token *tokenRequest, requestID string) (*api.AuthorizeResponse, error) {
 	sig, err := a1.SignReceipt(s.receiptKey, &res.Receipt)
 	if err != nil {
 		return nil, err
@@ -243,8 +274,13 @@ func (s *Server) buildResponse(res *a1.Result, intent a1.IntentHash, token bool,
 		IntentHashHex:       hexString(intent[:]),
 		RequestID:           requestID,
 	}
-	if token {
+	if token != nil {
 		t := a1.NewVerifiedToken(res.Receipt, s.macKey)
+		if token.audience != "" {
+			if t, err = a1.NewBoundToken(res.Receipt, a1.TokenBinding{Audience: token.audience, Executor: token.executor}, s.macKey); err != nil {
+				return nil, err
+			}
+		}
 		resp.Token = &t
 	}
 	return resp, nil
@@ -334,6 +370,7 @@ type batchRequest struct {
 	ExecutorPKHex string          `json:"executor_pk_hex"`
 	Intents       []batchIntent   `json:"intents"`
 	ReturnToken   bool            `json:"return_token"`
+	TokenAudience string          `json:"token_audience"`
 	RequestID     string          `json:"request_id"`
 	Proof         *a1.PoPJSON     `json:"proof"`
 }
@@ -381,6 +418,10 @@ func (s *Server) handleAuthorizeBatch(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	if p.pop, e = parsePoP(req.Proof); e != nil {
+		fail(e)
+		return
+	}
+	if p.token, e = tokenOf(req.ReturnToken, req.TokenAudience, p.executor); e != nil {
 		fail(e)
 		return
 	}
@@ -455,7 +496,7 @@ func (s *Server) handleAuthorizeBatch(w http.ResponseWriter, r *http.Request) {
 		if res == nil {
 			continue
 		}
-		br, err := s.buildResponse(res, items[i].hash, req.ReturnToken, "")
+		br, err := s.buildResponse(res, items[i].hash, p.token, "")
 		if err != nil {
 			ev.err = err
 			writeError(w, toAPIError(err))

@@ -337,6 +337,17 @@ func TestOpenAPIContract(t *testing.T) {
 	}
 	c.do(g, exchange{name: "token verify, not a token", method: "POST", path: "/v1/token/verify", body: map[string]any{"token": map[string]any{"mac": 1}},
 		status: 400, code: "MALFORMED_REQUEST", badRequest: true})
+	// Bound tokens (docs/spec.md §3.3).
+	bc := sc.chain(t, 0)
+	breq := sc.withPoP(t, sc.authReq(bc, 0), bc, 0, aud)
+	breq["return_token"], breq["token_audience"] = true, "trading-api"
+	bound := c.do(g, exchange{name: "authorize, bound token", method: "POST", path: "/v1/authorize", body: breq, status: 200}).body["token"]
+	c.do(g, exchange{name: "token verify, bound token for its audience", method: "POST", path: "/v1/token/verify",
+		body: map[string]any{"token": bound, "audience": "trading-api"}, status: 200})
+	c.do(g, exchange{name: "token verify, bound token for another audience", method: "POST", path: "/v1/token/verify",
+		body: map[string]any{"token": bound, "audience": "payments-api"}, status: 401, code: "TOKEN_AUDIENCE_MISMATCH"})
+	c.do(g, exchange{name: "authorize, token_audience without return_token", method: "POST", path: "/v1/authorize",
+		body: mutate(t, sc.authReq(sc.chain(t, 0), 0), "token_audience", "trading-api"), status: 400, code: "MALFORMED_REQUEST"})
 
 	// Issuance (admin).
 	tool := newKey(t)

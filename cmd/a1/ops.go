@@ -22,7 +22,7 @@ func init() {
 Prints the a1 version, the Go version and the reference protocol it is
 compatible with.
 `})
-	register(&command{name: "token verify", run: cmdTokenVerify, usage: `Usage: a1 token verify --token FILE [--mac-key HEX[,HEX…]] [--max-age DURATION [--drift SECS]] [--json]
+	register(&command{name: "token verify", run: cmdTokenVerify, usage: `Usage: a1 token verify --token FILE [--mac-key HEX[,HEX…]] [--audience AUD] [--max-age DURATION [--drift SECS]] [--json]
 
 Checks a VerifiedToken's MAC (keyed BLAKE3) against the gateway's MAC keys:
 the current key first, then previous keys of a rotation. The token file is a
@@ -30,6 +30,10 @@ token ({"receipt":…,"mac":…}) or an authorize response holding one in
 "token". Without --mac-key the keys come from A1_MAC_KEY_HEX and
 A1_MAC_KEYS_PREVIOUS_HEX (prefer the environment: command lines are visible
 to other users of the machine).
+
+A token bound to an audience (a1 authorize --token-audience) verifies only
+with --audience naming it; with --audience, an unbound token does not
+verify (exit status 1, TOKEN_AUDIENCE_MISMATCH).
 
 Tokens never expire by themselves. With --max-age (whole seconds, e.g. 5m) a
 token whose MAC verifies is still refused when it was verified more than
@@ -101,8 +105,9 @@ func parseMACKeys(list string) ([][32]byte, error) {
 
 func cmdTokenVerify(e *env, args []string) error {
 	fs := flagSet("token verify")
-	var path, macKeys, maxAgeFlag, driftFlag string
+	var path, macKeys, maxAgeFlag, driftFlag, audience string
 	var asJSON bool
+	fs.StringVar(&audience, "audience", "", "")
 	fs.StringVar(&path, "token", "", "")
 	fs.StringVar(&macKeys, "mac-key", "", "")
 	fs.StringVar(&maxAgeFlag, "max-age", "", "")
@@ -138,7 +143,10 @@ func cmdTokenVerify(e *env, args []string) error {
 		return usageErr(fmt.Errorf("token %s: %w", path, err), "a token file is the \"token\" object of an authorize response")
 	}
 	verr := tok.Verify(keys...)
-	if verr == nil { // the age only of a genuine token
+	if verr == nil { // the binding and the age only of a genuine token
+		verr = tok.CheckAudience(audience)
+	}
+	if verr == nil {
 		verr = tok.CheckAge(uint64(max(e.now().Unix(), 0)), maxAge, drift)
 	}
 	r := tok.Receipt
@@ -150,11 +158,16 @@ func cmdTokenVerify(e *env, args []string) error {
 		ScopeRootHex        string `json:"verified_scope_root_hex"`
 		VerifiedAtUnix      uint64 `json:"verified_at_unix"`
 		Namespace           string `json:"namespace,omitempty"`
+		Audience            string `json:"audience,omitempty"`
+		ExecutorPKHex       string `json:"executor_pk_hex,omitempty"`
 		Error               string `json:"error,omitempty"`
 		ErrorCode           string `json:"error_code,omitempty"`
 	}{Valid: verr == nil, ChainDepth: r.ChainDepth, ChainFingerprintHex: hex.EncodeToString(r.ChainFingerprint[:]),
 		IntentHex: hex.EncodeToString(r.Intent[:]), ScopeRootHex: hex.EncodeToString(r.VerifiedScopeRoot[:]),
 		VerifiedAtUnix: r.VerifiedAtUnix, Namespace: r.Namespace}
+	if b := tok.Binding; b != nil {
+		out.Audience, out.ExecutorPKHex = b.Audience, b.Executor.Hex()
+	}
 	if verr != nil {
 		out.Error, out.ErrorCode = verr.Error(), a1.ErrorCode(verr)
 	}
@@ -165,6 +178,9 @@ func cmdTokenVerify(e *env, args []string) error {
 	} else if verr == nil {
 		fmt.Fprintf(e.stdout, "valid:             true\nchain depth:       %d\nchain fingerprint: %s\nintent:            %s\nverified at:       %s\n",
 			out.ChainDepth, out.ChainFingerprintHex, out.IntentHex, fmtTime(out.VerifiedAtUnix))
+		if out.Audience != "" {
+			fmt.Fprintf(e.stdout, "audience:          %s\nexecutor:          %s\n", out.Audience, out.ExecutorPKHex)
+		}
 	}
 	if verr != nil {
 		if asJSON {

@@ -31,6 +31,14 @@ func TestTokenVerify(t *testing.T) {
 	}
 	bad := filepath.Join(dir, "bad.json")
 	os.WriteFile(bad, []byte(tampered), 0o600)
+	bound, err := a1.NewBoundToken(a1.Receipt{ChainDepth: 2, VerifiedAtUnix: 1700000000},
+		a1.TokenBinding{Audience: "trading-api", Executor: a1.PublicKey{9}}, old)
+	if err != nil {
+		t.Fatal(err)
+	}
+	bb, _ := json.Marshal(bound)
+	boundPath := filepath.Join(dir, "bound.json")
+	os.WriteFile(boundPath, bb, 0o600)
 	now := uint64(time.Now().Unix())
 	fresh := filepath.Join(dir, "fresh.json")
 	ahead := filepath.Join(dir, "ahead.json")
@@ -72,6 +80,13 @@ func TestTokenVerify(t *testing.T) {
 		}, []string{"--token", ahead, "--max-age", "5m"}, 0, "valid:"},
 		{"tampered old token, max age", env, []string{"--token", bad, "--max-age", "5m"}, 1, "MAC verification failed"},
 		{"old token, max age, json", env, []string{"--token", path, "--max-age", "5m", "--json"}, 1, `"error_code": "TOKEN_EXPIRED"`},
+		// --audience: a bound token only for its audience, an unbound one never.
+		{"bound, its audience", env, []string{"--token", boundPath, "--audience", "trading-api"}, 0, "audience:          trading-api"},
+		{"bound, its audience, json", env, []string{"--token", boundPath, "--audience", "trading-api", "--json"}, 0, `"executor_pk_hex": "09`},
+		{"bound, no audience", env, []string{"--token", boundPath}, 1, "TOKEN_AUDIENCE_MISMATCH"},
+		{"bound, another audience", env, []string{"--token", boundPath, "--audience", "payments-api"}, 1, "TOKEN_AUDIENCE_MISMATCH"},
+		{"unbound, an audience", env, []string{"--token", path, "--audience", "trading-api"}, 1, "TOKEN_AUDIENCE_MISMATCH"},
+		{"bound, tampered audience", env, []string{"--token", writeFile(t, dir, "bound-bad.json", strings.Replace(string(bb), "trading-api", "trading-apj", 1)), "--audience", "trading-apj"}, 1, "MAC verification failed"},
 		{"drift without max age", env, []string{"--token", fresh, "--drift", "5"}, 2, "--drift without --max-age"},
 		{"max age not whole seconds", env, []string{"--token", fresh, "--max-age", "1500ms"}, 2, "--max-age"},
 		{"max age zero", env, []string{"--token", fresh, "--max-age", "0s"}, 2, "--max-age"},
@@ -106,4 +121,14 @@ func TestAuditVerify(t *testing.T) {
 	if _, errOut, code := runCLI(t, nil, "audit", "verify", filepath.Join(dir, "missing")); code != 2 || !strings.Contains(errOut, "a1: error:") {
 		t.Fatalf("missing: code %d, stderr %q", code, errOut)
 	}
+}
+
+// writeFile writes content to dir/name and returns the path.
+func writeFile(t *testing.T, dir, name, content string) string {
+	t.Helper()
+	p := filepath.Join(dir, name)
+	if err := os.WriteFile(p, []byte(content), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	return p
 }

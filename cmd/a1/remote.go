@@ -26,7 +26,8 @@ const defaultRemoteTimeout = 10 * time.Second
 
 func init() {
 	register(&command{name: "authorize", run: cmdAuthorize, usage: `Usage: a1 authorize --chain FILE --intent ACTION [--param K=V]... --key AGENTKEY
-                    [--gateway URL] [--no-pop] [--token-out FILE] [--request-id ID]
+                    [--gateway URL] [--no-pop] [--token-out FILE [--token-audience AUD]]
+                    [--request-id ID]
                     [--timeout DUR] [--json]
 
 Asks a gateway to authorize an intent (POST /v1/authorize). The request
@@ -40,6 +41,10 @@ a copy of it is useless to anyone else.
   --key AGENTKEY     the executing agent's key: a file or signer URI (required)
   --no-pop           send no proof (the terminal cert's nonce is consumed: single use)
   --token-out FILE   ask for a VerifiedToken and write it to FILE
+  --token-audience AUD
+                     bind that token to AUD, the service meant to accept it, and
+                     to the executor (docs/spec.md §3.3): it then verifies only
+                     for AUD (a1 token verify --audience AUD)
   --request-id ID    correlation id: echoed and recorded in the gateway's audit
                      event (1-128 visible ASCII characters)
   --timeout DUR      request timeout (default 10s)
@@ -134,10 +139,11 @@ func gatewayErr(what string, err error) error {
 
 func cmdAuthorize(e *env, args []string) error {
 	fs := flagSet("authorize")
-	var gw, chainPath, intent, key, tokenOut string
+	var gw, chainPath, intent, key, tokenOut, tokenAudience string
 	var params stringsFlag
 	var noPoP, asJSON bool
 	var timeout time.Duration
+	fs.StringVar(&tokenAudience, "token-audience", "", "")
 	fs.StringVar(&gw, "gateway", "", "")
 	fs.StringVar(&chainPath, "chain", "", "")
 	fs.StringVar(&intent, "intent", "", "")
@@ -160,6 +166,14 @@ func cmdAuthorize(e *env, args []string) error {
 	if err := need("authorize", map[string]string{"chain": chainPath, "intent": intent, "key": key}); err != nil {
 		return err
 	}
+	if tokenAudience != "" {
+		if tokenOut == "" {
+			return usagef("--token-audience binds the token written by --token-out", "authorize: --token-audience without --token-out")
+		}
+		if err := a1.ValidateAudience(tokenAudience); err != nil {
+			return usagef("1 to 256 bytes without control characters", "authorize: --token-audience: %v", err)
+		}
+	}
 	pm, err := parseParams(params)
 	if err != nil {
 		return err
@@ -179,7 +193,7 @@ func cmdAuthorize(e *env, args []string) error {
 	if err != nil {
 		return err
 	}
-	req := &client.AuthorizeRequest{Chain: sc, Intent: intent, Params: pm, ReturnToken: tokenOut != "", RequestID: *requestID}
+	req := &client.AuthorizeRequest{Chain: sc, Intent: intent, Params: pm, ReturnToken: tokenOut != "", TokenAudience: tokenAudience, RequestID: *requestID}
 	if noPoP {
 		req.Executor = pk
 	} else {
