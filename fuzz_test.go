@@ -128,3 +128,44 @@ func TestRustLowercase(t *testing.T) {
 		}
 	}
 }
+
+// FuzzDecodeToken: the token decoder never panics, refuses with
+// ErrMalformed only, and what decodes re-encodes stably, keeps its binding
+// (a bound token's audience valid) and verifies under the vectors' key
+// exactly when the original did.
+func FuzzDecodeToken(f *testing.F) {
+	v := loadVectors(f)
+	f.Add([]byte(s(v, "chain_2hop", "verified_token", "token_json")))
+	if b, err := os.ReadFile(envelopesPath); err == nil {
+		var e map[string]map[string]any
+		if json.Unmarshal(b, &e) == nil {
+			f.Add([]byte(e["bound_token"]["token_json"].(string)))
+		}
+	}
+	f.Add([]byte(`{"receipt":{},"audience":"a","executor_pk_hex":"","mac":""}`))
+	key := h32(f, s(v, "chain_2hop", "verified_token", "mac_key_hex"))
+	f.Fuzz(func(t *testing.T, b []byte) {
+		var tok a1.VerifiedToken
+		if err := tok.UnmarshalJSON(b); err != nil {
+			if !errors.Is(err, a1.ErrMalformed) {
+				t.Fatalf("unexpected error kind: %v", err)
+			}
+			return
+		}
+		if tok.Binding != nil && a1.ValidateAudience(tok.Binding.Audience) != nil {
+			t.Fatalf("decoded an invalid audience %q", tok.Binding.Audience)
+		}
+		out, _ := tok.MarshalJSON()
+		var tok2 a1.VerifiedToken
+		if err := tok2.UnmarshalJSON(out); err != nil {
+			t.Fatalf("re-encoded token does not decode: %v\n%s", err, out)
+		}
+		out2, _ := tok2.MarshalJSON()
+		if string(out) != string(out2) {
+			t.Fatal("encoding is not stable")
+		}
+		if (tok.Binding == nil) != (tok2.Binding == nil) || (tok.Verify(key) == nil) != (tok2.Verify(key) == nil) {
+			t.Fatal("re-encoding changed the binding or the verification")
+		}
+	})
+}
