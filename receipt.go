@@ -7,6 +7,7 @@ import (
 	"encoding/binary"
 	"encoding/hex"
 	"fmt"
+	"strings"
 
 	"github.com/zeebo/blake3"
 )
@@ -115,6 +116,7 @@ func (r *Receipt) UnmarshalJSON(b []byte) error {
 func (r *jsonReader) receipt() (*Receipt, error) {
 	rc := &Receipt{}
 	have := 0
+	variant := ""
 	err := r.object(func(k string) error {
 		var err error
 		switch k {
@@ -139,10 +141,18 @@ func (r *jsonReader) receipt() (*Receipt, error) {
 			}
 			rc.Namespace, err = r.str()
 		default:
+			if variant == "" && caseVariant(k, receiptFields) != nil {
+				variant = k
+			}
 			err = r.skip()
 		}
 		return err
 	})
+	if err == nil && variant != "" {
+		// After the whole object: beside the exact name it is a
+		// duplicate, reported as such by object.
+		err = caseVariant(variant, receiptFields)
+	}
 	if err != nil {
 		return nil, err
 	}
@@ -150,6 +160,31 @@ func (r *jsonReader) receipt() (*Receipt, error) {
 		return nil, fmt.Errorf("receipt is missing a required field")
 	}
 	return rc, nil
+}
+
+// receiptFields and tokenFields are the member names of a receipt and a
+// VerifiedToken.
+var (
+	receiptFields = []string{"chain_depth", "verified_scope_root", "intent", "verified_at_unix", "chain_fingerprint", "namespace"}
+	tokenFields   = []string{"receipt", "audience", "executor_pk_hex", "mac"}
+)
+
+// caseVariant refuses an unknown member whose name equals one of names but
+// for letter case ("AUDIENCE", "NameSpace", "executor_p\u212a_hex"): this
+// decoder ignores it, as it does every unknown member, but a
+// case-insensitive reader (encoding/json) takes it for that field, so the
+// same bytes would be an unbound token to the gateway and a bound one to
+// that reader, or a receipt with a namespace the MAC does not cover.
+// (object refuses it beside the exact name, as a duplicate: the decoders
+// check for variants once the object is read, so that a duplicate is
+// reported as one.)
+func caseVariant(k string, names []string) error {
+	for _, n := range names {
+		if strings.EqualFold(k, n) {
+			return fmt.Errorf("unknown field %q: member names are case-sensitive (did you mean %q?)", k, n)
+		}
+	}
+	return nil
 }
 
 func (r *jsonReader) hasNull() bool {
@@ -242,6 +277,7 @@ func (t *VerifiedToken) UnmarshalJSON(b []byte) error {
 	var out VerifiedToken
 	var haveR, haveM, haveA, haveE bool
 	var bind TokenBinding
+	variant := ""
 	err := r.object(func(k string) error {
 		switch k {
 		case "audience":
@@ -289,10 +325,16 @@ func (t *VerifiedToken) UnmarshalJSON(b []byte) error {
 			haveM = true
 			return nil
 		}
+		if variant == "" && caseVariant(k, tokenFields) != nil {
+			variant = k
+		}
 		return r.skip()
 	})
 	if err == nil {
 		err = r.end()
+	}
+	if err == nil && variant != "" {
+		err = caseVariant(variant, tokenFields)
 	}
 	if err == nil && (!haveR || !haveM) {
 		err = fmt.Errorf("token needs `receipt` and `mac`")

@@ -24,7 +24,11 @@ type TokenBinding struct {
 }
 
 // ValidateAudience checks a bound token's audience: 1 to MaxAudienceLen
-// bytes of UTF-8 without control characters.
+// bytes of UTF-8 without control characters (U+2028 and U+2029 included)
+// and without U+FFFD. U+FFFD is what encoding/json (the gateway's request
+// decoder) makes of a lone UTF-16 surrogate escape: "svc\ud800" and
+// "svc\udbff" would both arrive as "svc\ufffd", one audience for services
+// whose names differ, so no audience may contain it.
 func ValidateAudience(s string) error {
 	if s == "" || len(s) > MaxAudienceLen {
 		return fmt.Errorf("audience must be 1 to %d bytes", MaxAudienceLen)
@@ -35,6 +39,9 @@ func ValidateAudience(s string) error {
 	for _, c := range s {
 		if unicode.IsControl(c) || c == '\u2028' || c == '\u2029' {
 			return fmt.Errorf("audience must not contain control characters")
+		}
+		if c == utf8.RuneError {
+			return fmt.Errorf("audience must not contain U+FFFD (a lone surrogate escape decodes to it)")
 		}
 	}
 	return nil

@@ -205,6 +205,9 @@ func (c *Client) Authorize(ctx context.Context, req *AuthorizeRequest) (*Authori
 	if err != nil {
 		return nil, fmt.Errorf("client: intent: %w", err)
 	}
+	if err := checkTokenAudience(req.ReturnToken, req.TokenAudience); err != nil {
+		return nil, err
+	}
 	body := authorizeBody{Chain: req.Chain, IntentName: req.Intent, IntentParams: req.Params, ExecutorPKHex: exec.Hex(),
 		MerkleProof: req.MerkleProof, ReturnToken: req.ReturnToken, TokenAudience: req.TokenAudience, RequestID: req.RequestID}
 	var out AuthorizeResponse
@@ -236,12 +239,55 @@ func (c *Client) Authorize(ctx context.Context, req *AuthorizeRequest) (*Authori
 	if err := checkTokenBinding("POST", "/v1/authorize", "the answer's token", out.Token, req.ReturnToken, req.TokenAudience, exec); err != nil {
 		return nil, err
 	}
+	if err := checkTokenReceipt("POST", "/v1/authorize", "the answer's token", out.Token, req.Chain, h, out.VerifiedAtUnix); err != nil {
+		return nil, err
+	}
 	if c.receiptKey != nil {
 		if _, err := VerifyReceipt(*c.receiptKey, req, &out); err != nil {
 			return nil, err
 		}
 	}
 	return &out, nil
+}
+
+// checkTokenAudience refuses, before anything is sent, a TokenAudience the
+// gateway would refuse (400, nothing consumed) or, worse, accept as
+// another audience: encoding/json sends invalid UTF-8 as U+FFFD, so the
+// gateway would bind the token (and consume the authorization) to an
+// audience other than the one asked for, and checkTokenBinding would then
+// refuse the answer.
+func checkTokenAudience(returnToken bool, audience string) error {
+	if audience == "" {
+		return nil
+	}
+	if !returnToken {
+		return errors.New("client: TokenAudience without ReturnToken")
+	}
+	if err := a1.ValidateAudience(audience); err != nil {
+		return fmt.Errorf("client: TokenAudience: %w", err)
+	}
+	return nil
+}
+
+// checkTokenReceipt checks that a returned token's receipt is this
+// authorization's: the chain sent (fingerprint and depth), the intent
+// asked and the answer's time (when the answer gives one). A token for
+// another authorization, bound as asked or not, would otherwise pass for
+// this one's.
+func checkTokenReceipt(method, path, what string, tok *a1.VerifiedToken, chain *a1.SignedChain, intent a1.IntentHash, at uint64) error {
+	if tok == nil {
+		return nil
+	}
+	rc := &tok.Receipt
+	switch {
+	case rc.ChainFingerprint != chain.Fingerprint() || rc.ChainDepth != uint64(len(chain.Certs)):
+		return unexpected(method, path, what+"'s receipt names another chain than the one sent")
+	case rc.Intent != intent:
+		return unexpected(method, path, what+"'s receipt names another intent than the one asked")
+	case at != 0 && rc.VerifiedAtUnix != at:
+		return unexpected(method, path, fmt.Sprintf("%s's receipt was verified at %d, the answer at %d", what, rc.VerifiedAtUnix, at))
+	}
+	return nil
 }
 
 // checkTokenBinding checks that a token asked for with an audience is
@@ -308,6 +354,9 @@ func (c *Client) AuthorizeBatch(ctx context.Context, req *BatchRequest) (*BatchR
 	if err != nil {
 		return nil, err
 	}
+	if err := checkTokenAudience(req.ReturnToken, req.TokenAudience); err != nil {
+		return nil, err
+	}
 	body := batchBody{Chain: req.Chain, ExecutorPKHex: exec.Hex(), Intents: req.Intents,
 		ReturnToken: req.ReturnToken, TokenAudience: req.TokenAudience, RequestID: req.RequestID}
 	var out BatchResponse
@@ -351,12 +400,18 @@ func (c *Client) AuthorizeBatch(ctx context.Context, req *BatchRequest) (*BatchR
 		if r.ChainFingerprint != "" && !strings.EqualFold(r.ChainFingerprint, fp) {
 			return nil, unexpected("POST", "/v1/authorize/batch", fmt.Sprintf("result %d names chain fingerprint %q, not the chain sent", i, r.ChainFingerprint))
 		}
-		if r.IntentHashHex != "" {
-			if h, _ := a1.HashIntent(req.Intents[i].Name, req.Intents[i].Params); !strings.EqualFold(r.IntentHashHex, h.Hex()) {
-				return nil, unexpected("POST", "/v1/authorize/batch", fmt.Sprintf("result %d names intent hash %q, not intents[%d]", i, r.IntentHashHex, i))
-			}
+		h, herr := a1.HashIntent(req.Intents[i].Name, req.Intents[i].Params)
+		if herr != nil {
+			return nil, fmt.Errorf("client: intents[%d]: %w", i, herr)
 		}
-		if err := checkTokenBinding("POST", "/v1/authorize/batch", fmt.Sprintf("result %d's token", i), r.Token, req.ReturnToken, req.TokenAudience, exec); err != nil {
+		if r.IntentHashHex != "" && !strings.EqualFold(r.IntentHashHex, h.Hex()) {
+			return nil, unexpected("POST", "/v1/authorize/batch", fmt.Sprintf("result %d names intent hash %q, not intents[%d]", i, r.IntentHashHex, i))
+		}
+		what := fmt.Sprintf("result %d's token", i)
+		if err := checkTokenBinding("POST", "/v1/authorize/batch", what, r.Token, req.ReturnToken, req.TokenAudience, exec); err != nil {
+			return nil, err
+		}
+		if err := checkTokenReceipt("POST", "/v1/authorize/batch", what, r.Token, req.Chain, h, r.VerifiedAtUnix); err != nil {
 			return nil, err
 		}
 		if c.receiptKey != nil {
@@ -496,6 +551,15 @@ func (c *Client) VerifyToken(ctx context.Context, tok *a1.VerifiedToken) (*Token
 // audience answers neither: ErrUnexpectedAnswer). With audience "" it is
 // VerifyToken, which accepts only unbound tokens.
 func (c *Client) VerifyTokenFor(ctx context.Context, tok *a1.VerifiedToken, audience string) (*TokenStatus, error) {
+	if tok == nil {
+		return nil, errors.New("client: no token")
+	}
+	if audience != "" {
+		// Invalid UTF-8 would be sent as U+FFFD: another audience.
+		if err := a1.ValidateAudience(audience); err != nil {
+			return nil, fmt.Errorf("client: audience: %w", err)
+		}
+	}
 	var out TokenStatus
 	body := struct {
 		Token    *a1.VerifiedToken `json:"token"`

@@ -165,19 +165,26 @@ func TestBoundTokenVerifyForms(t *testing.T) {
 		{"binding half removed", `{"token":` + strings.Replace(good, `"audience":"trading-api",`, "", 1) + `,"audience":"trading-api"}`, 400, "MALFORMED_REQUEST"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			r := postToken(t, h, tc.body, nil)
-			if r.status != tc.status || r.code() != tc.code {
-				t.Fatalf("%d %s, want %d %s", r.status, r.raw, tc.status, tc.code)
-			}
-			if tc.status == 200 && (r.body["audience"] != "trading-api" || r.body["executor_pk_hex"] != exec.Hex()) {
-				t.Fatalf("answer %s: want the audience and the executor", r.raw)
-			}
-			if tc.status == 401 && r.body["valid"] != false {
-				t.Fatalf("answer %s: want \"valid\": false", r.raw)
-			}
+			wantTokenAnswer(t, postToken(t, h, tc.body, nil), tc.status, tc.code, exec)
 		})
 	}
 	if r := postToken(t, h, good, nil); !strings.Contains(r.body["hint"].(string), `"audience"`) {
 		t.Fatalf("bare bound token: hint %q should say how to name the audience", r.body["hint"])
+	}
+}
+
+// wantTokenAnswer checks a token verify answer: its status and code, a
+// valid answer naming the audience "trading-api" and the executor exec, a
+// refusal saying "valid": false.
+func wantTokenAnswer(t *testing.T, r tokenReply, status int, code string, exec a1.PublicKey) {
+	t.Helper()
+	if r.status != status || r.code() != code {
+		t.Fatalf("%d %s, want %d %s", r.status, r.raw, status, code)
+	}
+	if status == 200 && (r.body["audience"] != "trading-api" || r.body["executor_pk_hex"] != exec.Hex()) {
+		t.Fatalf("answer %s: want the audience and the executor", r.raw)
+	}
+	if status == 401 && r.body["valid"] != false {
+		t.Fatalf("answer %s: want \"valid\": false", r.raw)
 	}
 }

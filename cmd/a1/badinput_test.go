@@ -51,6 +51,9 @@ func TestRemoteBadInputs(t *testing.T) {
 		{[]string{"revoke", "--fingerprint", fp, "--timeout", "0s"}, "--timeout"},
 		{[]string{"revoke", "--chain", chain, "--index", "0", "--key", human, "--timeout", "-5s"}, "--timeout"},
 		{[]string{"migrate", "--pg-url", "postgres://u@127.0.0.1:1/db", "--timeout", "0"}, "--timeout"},
+		{[]string{"authorize", "--chain", chain, "--intent", "trade.equity", "--key", key, "--token-out", filepath.Join(dir, "tok.json"), "--token-audience", ""}, "--token-audience"},
+		{[]string{"authorize", "--chain", chain, "--intent", "trade.equity", "--key", key, "--token-out", filepath.Join(dir, "tok.json"), "--token-audience", "svc\ufffd"}, "--token-audience"},
+		{[]string{"authorize", "--chain", chain, "--intent", "trade.equity", "--key", key, "--token-audience", "svc"}, "--token-audience"},
 	} {
 		code, stderr := runWith(t, env, tc.args...)
 		if code != exitUsage || !strings.Contains(stderr, tc.want) || strings.Count(stderr, "a1: error:") != 1 {

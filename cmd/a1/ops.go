@@ -5,6 +5,7 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"errors"
+	"flag"
 	"fmt"
 	"runtime/debug"
 	"strconv"
@@ -119,6 +120,13 @@ func cmdTokenVerify(e *env, args []string) error {
 	if err := need("token verify", map[string]string{"token": path}); err != nil {
 		return err
 	}
+	// --audience "" (an unset variable in a script) would verify as no
+	// audience: unbound tokens accepted, the opposite of what was asked.
+	if flagGiven(fs, "audience") {
+		if err := a1.ValidateAudience(audience); err != nil {
+			return usagef("the audience this service is named by: 1 to 256 bytes without control characters", "token verify: --audience %q: %v", audience, err)
+		}
+	}
 	maxAge, drift, err := tokenAgeFlags(e, maxAgeFlag, driftFlag)
 	if err != nil {
 		return err
@@ -193,6 +201,13 @@ func cmdTokenVerify(e *env, args []string) error {
 		return failErr(fmt.Errorf("token verify: INVALID (%s): %w", a1.ErrorCode(verr), verr), hint)
 	}
 	return nil
+}
+
+// flagGiven reports whether the flag name was on the command line, even
+// with an empty value.
+func flagGiven(fs *flag.FlagSet, name string) (given bool) {
+	fs.Visit(func(f *flag.Flag) { given = given || f.Name == name })
+	return given
 }
 
 // tokenAgeFlags parses --max-age (a whole number of seconds, 0 when not
