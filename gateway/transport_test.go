@@ -182,21 +182,7 @@ func TestSlowClients(t *testing.T) {
 			t.Fatal(err)
 		}
 		defer c.Close()
-		io.WriteString(c, "GET /healthz HTTP/1.1\r\nHost: a1\r\n")
-		stop := make(chan struct{})
-		defer close(stop)
-		go func() { // one header byte every 100ms, forever
-			for i := 0; ; i++ {
-				select {
-				case <-stop:
-					return
-				case <-time.After(100 * time.Millisecond):
-				}
-				if _, err := io.WriteString(c, "X"); err != nil {
-					return
-				}
-			}
-		}()
+		trickleHeader(t, c)
 		if out, el := closedWithin(c, 10*time.Second); el < 0 || el > 3*time.Second || strings.Contains(out, " 200 ") {
 			t.Errorf("slow header: closed after %v with %q", el, out)
 		}
@@ -308,4 +294,25 @@ func TestIdleCountsAgainstMaxConns(t *testing.T) {
 			t.Errorf("idle connection %d outlived A1_IDLE_TIMEOUT: read %d, %v", i, n, err)
 		}
 	}
+}
+
+// trickleHeader starts a request on c whose header never ends: one more
+// header byte every 100ms until the test ends or the connection closes.
+func trickleHeader(t *testing.T, c net.Conn) {
+	t.Helper()
+	io.WriteString(c, "GET /healthz HTTP/1.1\r\nHost: a1\r\n")
+	stop := make(chan struct{})
+	t.Cleanup(func() { close(stop) })
+	go func() {
+		for {
+			select {
+			case <-stop:
+				return
+			case <-time.After(100 * time.Millisecond):
+			}
+			if _, err := io.WriteString(c, "X"); err != nil {
+				return
+			}
+		}
+	}()
 }
