@@ -6,7 +6,7 @@ t=${1:-4s}
 # package:target[:parallel]. The gateway target runs one worker: each worker
 # process starts an in-process gateway, and a second one gains nothing in a
 # few seconds on two cores.
-for spec in .:FuzzDecodeChain .:FuzzVerifyMutatedChain .:FuzzIntent ./audit:FuzzAppendUnsealed ./audit:FuzzVerify \
+for spec in .:FuzzDecodeChain .:FuzzVerifyMutatedChain .:FuzzIntent .:FuzzDecodeToken ./audit:FuzzAppendUnsealed ./audit:FuzzVerify \
   ./signer:FuzzParseKeyFile ./gateway:FuzzScanJSON:1 ./gateway:FuzzFastAuthorize:1 ./gateway:FuzzHandler:1; do
   IFS=: read -r pkg target par <<<"$spec"
   echo "fuzz: $pkg $target ($t)"
