@@ -216,7 +216,8 @@ func NewVerifiedToken(r Receipt, key [32]byte) VerifiedToken {
 }
 
 // Verify checks the MAC against each key in turn (current first, then
-// previous keys of a rotation), in constant time per key.
+// previous keys of a rotation), in constant time per key. A bound token
+// verifies here whatever its audience: check it with CheckAudience too.
 func (t *VerifiedToken) Verify(keys ...[32]byte) error {
 	for _, k := range keys {
 		m := t.mac(k)

@@ -275,11 +275,11 @@ func (s *Server) buildResponse(res *a1.Result, intent a1.IntentHash, token *toke
 		RequestID:           requestID,
 	}
 	if token != nil {
-		t := a1.NewVerifiedToken(res.Receipt, s.macKey)
-		if token.audience != "" {
-			if t, err = a1.NewBoundToken(res.Receipt, a1.TokenBinding{Audience: token.audience, Executor: token.executor}, s.macKey); err != nil {
-				return nil, err
-			}
+		var t a1.VerifiedToken
+		if token.audience == "" {
+			t = a1.NewVerifiedToken(res.Receipt, s.macKey)
+		} else if t, err = a1.NewBoundToken(res.Receipt, a1.TokenBinding{Audience: token.audience, Executor: token.executor}, s.macKey); err != nil {
+			return nil, err
 		}
 		resp.Token = &t
 	}

@@ -11,6 +11,7 @@ import (
 	"net"
 	"os"
 	"runtime"
+	"strconv"
 	"strings"
 )
 
@@ -117,10 +118,16 @@ func newLogger(cfg *Config, w io.Writer) *slog.Logger {
 const diskProcs = 2
 
 // raiseProcsForDisk raises GOMAXPROCS to diskProcs when it is lower and the
-// operator did not set it (the GOMAXPROCS environment variable); it
+// operator did not choose it (a positive GOMAXPROCS environment variable:
+// the runtime ignores "", "0" or a non-number, and so does this); it
 // reports whether it did.
 func raiseProcsForDisk() bool {
-	if _, set := os.LookupEnv("GOMAXPROCS"); set || runtime.GOMAXPROCS(0) >= diskProcs {
+	if v, set := os.LookupEnv("GOMAXPROCS"); set {
+		if n, err := strconv.Atoi(v); err == nil && n > 0 {
+			return false
+		}
+	}
+	if runtime.GOMAXPROCS(0) >= diskProcs {
 		return false
 	}
 	runtime.GOMAXPROCS(diskProcs)

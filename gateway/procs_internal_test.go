@@ -1,6 +1,7 @@
 package gateway
 
 import (
+	"os"
 	"runtime"
 	"testing"
 )
@@ -19,11 +20,15 @@ func TestRaiseProcsForDisk(t *testing.T) {
 	}{
 		{"one P, not set", "", 1, 2, true},
 		{"one P, set by the operator", "1", 1, 1, false},
+		{"one P, set empty (ignored by the runtime)", "", 1, 2, true},
+		{"one P, set to 0 (ignored by the runtime)", "0", 1, 2, true},
+		{"one P, not a number (ignored by the runtime)", "many", 1, 2, true},
 		{"four Ps", "", 4, 4, false},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			if tc.env != "" {
-				t.Setenv("GOMAXPROCS", tc.env)
+			t.Setenv("GOMAXPROCS", tc.env) // restored afterwards
+			if tc.name == "one P, not set" {
+				os.Unsetenv("GOMAXPROCS") // whatever the test process's environment
 			}
 			runtime.GOMAXPROCS(tc.start)
 			if got := raiseProcsForDisk(); got != tc.raised || runtime.GOMAXPROCS(0) != tc.want {
