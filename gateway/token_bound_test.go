@@ -91,6 +91,36 @@ func TestBoundTokensEndToEnd(t *testing.T) {
 		}
 	}
 
+	// A batch with a denied item: the authorized results carry bound tokens,
+	// the denied one none, and the SDK accepts the answer.
+	pb, err := c.AuthorizeBatch(ctx, &client.BatchRequest{Chain: sc.chain(t, 0, 1), Agent: sc.tool.signer(), ReturnToken: true,
+		TokenAudience: "trading-api", Intents: []client.BatchIntent{
+			{Name: tradeIntents[0].name, Params: tradeIntents[0].params},
+			{Name: tradeIntents[2].name}, // not in the chain's scope
+			{Name: tradeIntents[1].name, Params: tradeIntents[1].params},
+		}})
+	if err != nil {
+		t.Fatalf("a partly denied bound batch: %v", err)
+	}
+	if pb.AuthorizedCount != 2 || pb.Results[1].Authorized || pb.Results[1].Token != nil {
+		t.Fatalf("results %+v: want 0 and 2 authorized, 1 denied without a token", pb.Results)
+	}
+	for _, i := range []int{0, 2} {
+		tok := pb.Results[i].Token
+		if tok == nil || tok.Binding == nil || tok.Binding.Audience != "trading-api" || tok.Binding.Executor != sc.tool.pk {
+			t.Fatalf("result %d's token %+v: want bound to trading-api and the tool", i, tok)
+		}
+		if _, err := c.VerifyTokenFor(ctx, tok, "trading-api"); err != nil {
+			t.Fatalf("result %d's token: %v", i, err)
+		}
+	}
+	// Without ReturnToken, no token is asked for and none is checked.
+	nt, err := c.Authorize(ctx, &client.AuthorizeRequest{Chain: sc.chain(t, 0), Intent: tradeIntents[0].name,
+		Params: tradeIntents[0].params, Agent: sc.tool.signer()})
+	if err != nil || nt.Token != nil {
+		t.Fatalf("authorize without a token: %+v, %v", nt, err)
+	}
+
 	// A refused token_audience is a 400 before anything is consumed: the
 	// same single-use chain authorizes afterwards.
 	chain := sc.chain(t, 0)
