@@ -23,6 +23,15 @@ type TokenBinding struct {
 	Executor PublicKey
 }
 
+// ExecutorHex is the hex of the bound executor's key, "" for a nil binding
+// (an unbound token): what a verify answer names.
+func (b *TokenBinding) ExecutorHex() string {
+	if b == nil {
+		return ""
+	}
+	return b.Executor.Hex()
+}
+
 // ValidateAudience checks a bound token's audience: 1 to MaxAudienceLen
 // bytes of UTF-8 without control characters (U+2028 and U+2029 included)
 // and without U+FFFD. U+FFFD is what encoding/json (the gateway's request

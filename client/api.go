@@ -357,19 +357,21 @@ func (c *Client) AuthorizeBatch(ctx context.Context, req *BatchRequest) (*BatchR
 	if err := checkTokenAudience(req.ReturnToken, req.TokenAudience); err != nil {
 		return nil, err
 	}
+	// Each intent is hashed once: for the proof, and to check the answer's
+	// results (an intent the gateway could not hash either is refused
+	// here, before a request is sent).
+	hashes := make([]a1.IntentHash, len(req.Intents))
+	for i, in := range req.Intents {
+		if hashes[i], err = a1.HashIntent(in.Name, in.Params); err != nil {
+			return nil, fmt.Errorf("client: intents[%d]: %w", i, err)
+		}
+	}
 	body := batchBody{Chain: req.Chain, ExecutorPKHex: exec.Hex(), Intents: req.Intents,
 		ReturnToken: req.ReturnToken, TokenAudience: req.TokenAudience, RequestID: req.RequestID}
 	var out BatchResponse
 	if req.Agent == nil {
 		err = c.do(ctx, "POST", "/v1/authorize/batch", false, body, &out)
 	} else {
-		hashes := make([]a1.IntentHash, len(req.Intents))
-		for i, in := range req.Intents {
-			var herr error
-			if hashes[i], herr = a1.HashIntent(in.Name, in.Params); herr != nil {
-				return nil, fmt.Errorf("client: intents[%d]: %w", i, herr)
-			}
-		}
 		h := a1.BatchIntentHash(hashes)
 		err = c.withAudience(ctx, req.Audience, func(aud string) error {
 			var perr error
@@ -400,10 +402,7 @@ func (c *Client) AuthorizeBatch(ctx context.Context, req *BatchRequest) (*BatchR
 		if r.ChainFingerprint != "" && !strings.EqualFold(r.ChainFingerprint, fp) {
 			return nil, unexpected("POST", "/v1/authorize/batch", fmt.Sprintf("result %d names chain fingerprint %q, not the chain sent", i, r.ChainFingerprint))
 		}
-		h, herr := a1.HashIntent(req.Intents[i].Name, req.Intents[i].Params)
-		if herr != nil {
-			return nil, fmt.Errorf("client: intents[%d]: %w", i, herr)
-		}
+		h := hashes[i]
 		if r.IntentHashHex != "" && !strings.EqualFold(r.IntentHashHex, h.Hex()) {
 			return nil, unexpected("POST", "/v1/authorize/batch", fmt.Sprintf("result %d names intent hash %q, not intents[%d]", i, r.IntentHashHex, i))
 		}
@@ -583,19 +582,10 @@ func (c *Client) VerifyTokenFor(ctx context.Context, tok *a1.VerifiedToken, audi
 	case out.IntentHashHex != "" && !strings.EqualFold(out.IntentHashHex, rc.Intent.Hex()),
 		out.Namespace != "" && out.Namespace != rc.Namespace:
 		return nil, unexpected("POST", "/v1/token/verify", "the answer names another intent or namespace than the token's")
-	case out.Audience != audience || !strings.EqualFold(out.ExecutorPKHex, boundExecutorHex(tok)):
+	case out.Audience != audience || !strings.EqualFold(out.ExecutorPKHex, tok.Binding.ExecutorHex()):
 		return nil, unexpected("POST", "/v1/token/verify", fmt.Sprintf("the answer names audience %q and executor %q, not the audience asked for and the token's executor", out.Audience, out.ExecutorPKHex))
 	}
 	return &out, nil
-}
-
-// boundExecutorHex is the hex of a bound token's executor, "" for an
-// unbound token.
-func boundExecutorHex(tok *a1.VerifiedToken) string {
-	if tok.Binding == nil {
-		return ""
-	}
-	return tok.Binding.Executor.Hex()
 }
 
 // IssueCertRequest asks the gateway to issue a cert signed by its own key.

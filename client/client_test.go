@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/ed25519"
 	"crypto/rand"
+	"encoding/hex"
 	"errors"
 	"net"
 	"net/http"
@@ -21,6 +22,15 @@ type fixture struct {
 	human, agent, other ed25519.PrivateKey
 	chain               *a1.SignedChain
 	gw                  *fakeGateway
+}
+
+// stubReceipt is what a stub gateway's answers name for f's chain: its
+// fingerprint (hex), the hash of trade.equity, and the receipt of that
+// intent verified at 1,700,000,000.
+func (f *fixture) stubReceipt() (fpHex string, h a1.IntentHash, rc a1.Receipt) {
+	fp := f.chain.Fingerprint()
+	h, _ = a1.HashIntent("trade.equity", nil)
+	return hex.EncodeToString(fp[:]), h, a1.Receipt{ChainDepth: 2, Intent: h, VerifiedAtUnix: 1_700_000_000, ChainFingerprint: fp}
 }
 
 func pkOf(k ed25519.PrivateKey) a1.PublicKey { return a1.PublicKey(k.Public().(ed25519.PublicKey)) }

@@ -5,7 +5,6 @@ package client_test
 
 import (
 	"context"
-	"encoding/hex"
 	"errors"
 	"strings"
 	"testing"
@@ -22,10 +21,7 @@ import (
 func TestNegativeAnswersOfThisRequest(t *testing.T) {
 	f := newFixture(t)
 	ctx := context.Background()
-	fp := f.chain.Fingerprint()
-	fpHex := hex.EncodeToString(fp[:])
-	h, _ := a1.HashIntent("trade.equity", nil)
-	rc := a1.Receipt{ChainDepth: 2, Intent: h, VerifiedAtUnix: 1_700_000_000, ChainFingerprint: fp}
+	fpHex, h, rc := f.stubReceipt()
 	tok := a1.NewVerifiedToken(rc, [32]byte{1})
 	result := `{"intent_name":"trade.equity","authorized":true,"chain_fingerprint":"` + fpHex + `","intent_hash_hex":"` + h.Hex() + `"}`
 	for _, tt := range []struct{ name, path, answer string }{
@@ -63,9 +59,7 @@ func TestNegativeAnswersOfThisRequest(t *testing.T) {
 // panic in the caller's process).
 func TestVerifyReceiptBounds(t *testing.T) {
 	f := newFixture(t)
-	fp := f.chain.Fingerprint()
-	fpHex := hex.EncodeToString(fp[:])
-	h, _ := a1.HashIntent("trade.equity", nil)
+	fpHex, h, _ := f.stubReceipt()
 	r := client.BatchResult{IntentName: "trade.equity", Authorized: true, ChainFingerprint: fpHex, IntentHashHex: h.Hex(), VerifiedAtUnix: 1_700_000_000}
 	req := &client.BatchRequest{Chain: f.chain, Intents: []client.BatchIntent{{Name: "trade.equity"}}}
 	res := &client.BatchResponse{TotalCount: 2, Results: []client.BatchResult{r, r}}

@@ -2,7 +2,6 @@ package client_test
 
 import (
 	"context"
-	"encoding/hex"
 	"errors"
 	"testing"
 
@@ -19,10 +18,7 @@ import (
 func TestTokenBindingAnswersChecked(t *testing.T) {
 	f := newFixture(t)
 	ctx := context.Background()
-	fp := f.chain.Fingerprint()
-	fpHex := hex.EncodeToString(fp[:])
-	h, _ := a1.HashIntent("trade.equity", nil)
-	rc := a1.Receipt{ChainDepth: 2, Intent: h, VerifiedAtUnix: 1_700_000_000, ChainFingerprint: fp}
+	fpHex, h, rc := f.stubReceipt()
 	key := [32]byte{7}
 	exec := pkOf(f.agent)
 	boundTo := func(aud string, ex a1.PublicKey) string {

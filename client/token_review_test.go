@@ -21,13 +21,10 @@ import (
 func TestTokenReviewReceiptChecked(t *testing.T) {
 	f := newFixture(t)
 	ctx := context.Background()
-	fp := f.chain.Fingerprint()
-	fpHex := hex.EncodeToString(fp[:])
-	h, _ := a1.HashIntent("trade.equity", nil)
+	fpHex, h, base := f.stubReceipt()
 	other, _ := a1.HashIntent("portfolio.read", nil)
 	exec := pkOf(f.agent)
 	key := [32]byte{7}
-	base := a1.Receipt{ChainDepth: 2, Intent: h, VerifiedAtUnix: 1_700_000_000, ChainFingerprint: fp}
 	tokenFor := func(rc a1.Receipt, aud string) string {
 		tok := a1.NewVerifiedToken(rc, key)
 		if aud != "" {

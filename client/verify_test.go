@@ -269,10 +269,8 @@ func stubGateway(t *testing.T, answers map[string]string) *httptest.Server {
 func TestAnswersNameWhatWasAsked(t *testing.T) {
 	f := newFixture(t)
 	ctx := context.Background()
-	fp := f.chain.Fingerprint()
-	fpHex := hex.EncodeToString(fp[:])
-	h, _ := a1.HashIntent("trade.equity", nil)
-	rc := a1.Receipt{ChainDepth: 2, Intent: h, VerifiedAtUnix: 1_700_000_000, ChainFingerprint: fp, Namespace: "acme"}
+	fpHex, h, rc := f.stubReceipt()
+	rc.Namespace = "acme"
 	tok := a1.NewVerifiedToken(rc, [32]byte{1})
 	tokenAnswer := func(edit func(m map[string]any)) string {
 		m := map[string]any{"valid": true, "chain_depth": 2, "chain_fingerprint": fpHex, "verified_at_unix": 1_700_000_000,

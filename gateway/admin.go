@@ -848,16 +848,7 @@ func (s *Server) handleTokenVerify(w http.ResponseWriter, r *http.Request) {
 	rc := t.Receipt
 	writeJSON(w, http.StatusOK, api.TokenStatus{Valid: true, ChainDepth: rc.ChainDepth,
 		ChainFingerprint: hex.EncodeToString(rc.ChainFingerprint[:]), VerifiedAtUnix: rc.VerifiedAtUnix,
-		IntentHashHex: rc.Intent.Hex(), Namespace: rc.Namespace, Audience: audience, ExecutorPKHex: boundExecutor(&t)})
-}
-
-// boundExecutor is the hex of a bound token's executor, "" for an unbound
-// token.
-func boundExecutor(t *a1.VerifiedToken) string {
-	if t.Binding == nil {
-		return ""
-	}
-	return t.Binding.Executor.Hex()
+		IntentHashHex: rc.Intent.Hex(), Namespace: rc.Namespace, Audience: audience, ExecutorPKHex: t.Binding.ExecutorHex()})
 }
 
 // tokenBodyAmbiguous reports a token verify body that readers of the

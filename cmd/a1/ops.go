@@ -174,7 +174,7 @@ func cmdTokenVerify(e *env, args []string) error {
 		IntentHex: hex.EncodeToString(r.Intent[:]), ScopeRootHex: hex.EncodeToString(r.VerifiedScopeRoot[:]),
 		VerifiedAtUnix: r.VerifiedAtUnix, Namespace: r.Namespace}
 	if b := tok.Binding; b != nil {
-		out.Audience, out.ExecutorPKHex = b.Audience, b.Executor.Hex()
+		out.Audience, out.ExecutorPKHex = b.Audience, b.ExecutorHex()
 	}
 	if verr != nil {
 		out.Error, out.ErrorCode = verr.Error(), a1.ErrorCode(verr)

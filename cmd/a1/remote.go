@@ -166,7 +166,7 @@ func cmdAuthorize(e *env, args []string) error {
 	if err := need("authorize", map[string]string{"chain": chainPath, "intent": intent, "key": key}); err != nil {
 		return err
 	}
-	if tokenAudience != "" || flagGiven(fs, "token-audience") {
+	if flagGiven(fs, "token-audience") {
 		if tokenOut == "" {
 			return usagef("--token-audience binds the token written by --token-out", "authorize: --token-audience without --token-out")
 		}
