@@ -43,29 +43,8 @@ func newInProcess(t testing.TB, extra map[string]string) *inProcess {
 // the given headers ("" removes one).
 func (p *inProcess) call(method, path string, body any, hdr map[string]string) reply {
 	p.t.Helper()
-	var rd io.Reader
-	switch b := body.(type) {
-	case nil:
-	case string:
-		rd = strings.NewReader(b)
-	default:
-		j, err := json.Marshal(b)
-		if err != nil {
-			p.t.Fatal(err)
-		}
-		rd = strings.NewReader(string(j))
-	}
-	req := httptest.NewRequest(method, path, rd)
-	if body != nil {
-		req.Header.Set("Content-Type", "application/json")
-	}
-	for k, v := range hdr {
-		if v == "" {
-			req.Header.Del(k)
-		} else {
-			req.Header.Set(k, v)
-		}
-	}
+	req := jsonRequest(p.t, method, path, body, hdr)
+	req.RemoteAddr = "192.0.2.1:1234" // as httptest.NewRequest sets it
 	w := httptest.NewRecorder()
 	p.h.ServeHTTP(w, req)
 	r := reply{status: w.Code, header: w.Header(), raw: w.Body.Bytes()}

@@ -178,8 +178,11 @@ func (r reply) code() string {
 	return s
 }
 
-func (g *gw) do(method, path string, body any, hdr map[string]string) reply {
-	g.t.Helper()
+// jsonRequest is a request for url with body (nil, a string, bytes or a
+// value to marshal) as application/json and the given headers ("" removes
+// one).
+func jsonRequest(t testing.TB, method, url string, body any, hdr map[string]string) *http.Request {
+	t.Helper()
 	var rd io.Reader
 	switch b := body.(type) {
 	case nil:
@@ -190,13 +193,13 @@ func (g *gw) do(method, path string, body any, hdr map[string]string) reply {
 	default:
 		j, err := json.Marshal(b)
 		if err != nil {
-			g.t.Fatal(err)
+			t.Fatal(err)
 		}
 		rd = bytes.NewReader(j)
 	}
-	req, err := http.NewRequest(method, g.url+path, rd)
+	req, err := http.NewRequest(method, url, rd)
 	if err != nil {
-		g.t.Fatal(err)
+		t.Fatal(err)
 	}
 	if body != nil {
 		req.Header.Set("Content-Type", "application/json")
@@ -208,7 +211,12 @@ func (g *gw) do(method, path string, body any, hdr map[string]string) reply {
 			req.Header.Set(k, v)
 		}
 	}
-	resp, err := g.client.Do(req)
+	return req
+}
+
+func (g *gw) do(method, path string, body any, hdr map[string]string) reply {
+	g.t.Helper()
+	resp, err := g.client.Do(jsonRequest(g.t, method, g.url+path, body, hdr))
 	if err != nil {
 		g.t.Fatalf("%s %s: %v", method, path, err)
 	}
